@@ -1,0 +1,240 @@
+/* cli.c: the subcommand table, global flags (--data, --help, and every setting of
+ * the configuration table as --name VALUE), flag parsing and help output. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const mq_command commands[] = {
+    {"synth", "generate a synthetic world (titles, profiles, months of events) into the store",
+     "synth [--seed N] [--titles N] [--profiles N] [--days N] [--export DIR]",
+     "Generates a deterministic synthetic world from --seed: titles with genres, tags,\n"
+     "artwork and synopsis variants; profiles with latent tastes; and months of events\n"
+     "from a ground-truth behaviour model. The ground truth is written as JSON to\n"
+     "DIR/ground_truth.json. With --export, the world is also written as JSONL files\n"
+     "(titles.jsonl, profiles.jsonl, events.jsonl) that `marquee import` reads back.\n"
+     "Refuses to write into a store that already has events unless --force.",
+     0, 0,
+     {{"seed", "N", "random seed (default 1)"},
+      {"titles", "N", "number of titles (default 5000)"},
+      {"profiles", "N", "number of profiles (default 20000)"},
+      {"days", "N", "days of history (default 90)"},
+      {"sessions", "N", "mean sessions per profile (default: sized for ~100 events/profile)"},
+      {"export", "DIR", "also write the world as JSONL files into DIR"},
+      {"force", NULL, "write even if the store already holds events"}},
+     mq_cmd_synth},
+    {"import", "import MovieLens or JSONL data into the store",
+     "import movielens DIR | import titles FILE.jsonl | import profiles FILE.jsonl | "
+     "import events FILE.jsonl",
+     "movielens DIR   detects ml-100k (u.data, u.item), ml-1m/ml-10m (ratings.dat,\n"
+     "                movies.dat) and ml-latest/20m/25m/32m (ratings.csv, movies.csv,\n"
+     "                optional tags.csv). Ratings become `rating` events.\n"
+     "titles FILE     one title JSON object per line (docs/data-model.md)\n"
+     "profiles FILE   one profile JSON object per line\n"
+     "events FILE     one event JSON object per line\n"
+     "A malformed row fails the import (nothing is kept) with file:line and what was\n"
+     "expected; with --skip-bad it is skipped and counted. Re-running is idempotent.",
+     2, 2,
+     {{"skip-bad", NULL, "skip and count malformed rows instead of failing"},
+      {"batch", "N", "rows per transaction (default: import.batch)"},
+      {"json", NULL, "print the report as JSON"}},
+     mq_cmd_import},
+    {"stats", "counts of titles, profiles and events by type, and the date range",
+     "stats [--json]", "Reads the store and prints what it holds.", 0, 0,
+     {{"json", NULL, "print JSON (keys: titles, profiles, events, events_by_type, first_ts, "
+                     "last_ts)"}},
+     mq_cmd_stats},
+    {"config", "print the configuration table or the effective settings",
+     "config [--markdown]",
+     "Without flags, prints every setting's effective value (defaults, then\n"
+     "DIR/marquee.conf, then MARQUEE_* variables, then flags).\n"
+     "With --markdown, prints the documented table (docs/configuration.md).",
+     0, 0,
+     {{"markdown", NULL, "print the table of settings as Markdown"}},
+     mq_cmd_config},
+};
+
+static void print_main_help(FILE *f) {
+    fprintf(f, "marquee: a personalization engine for video catalogues\n\n"
+               "usage: marquee [--data DIR] COMMAND [flags]\n\ncommands:\n");
+    for (size_t i = 0; i < MQ_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nglobal flags:\n"
+               "  --data DIR     data directory (default ./marquee-data, or $MARQUEE_DATA)\n"
+               "  --SETTING V    any configuration setting (`marquee config` lists them)\n"
+               "  --help         this text; `marquee COMMAND --help` explains a command\n"
+               "\nexit codes: 0 success, 1 failure, 2 usage error\n");
+}
+
+static void print_cmd_help(const mq_command *c, FILE *f) {
+    fprintf(f, "usage: marquee [--data DIR] %s\n\n%s\n\n%s\n", c->usage, c->summary, c->details);
+    if (c->flags[0].name) {
+        fprintf(f, "\nflags:\n");
+        for (int i = 0; i < MQ_MAX_FLAGS && c->flags[i].name; i++) {
+            char lhs[64];
+            snprintf(lhs, sizeof lhs, "--%s%s%s", c->flags[i].name, c->flags[i].arg ? " " : "",
+                     c->flags[i].arg ? c->flags[i].arg : "");
+            fprintf(f, "  %-18s %s\n", lhs, c->flags[i].help);
+        }
+    }
+}
+
+const char *mq_cli_flag(const mq_cli *cli, const char *name) {
+    for (int i = 0; i < MQ_MAX_FLAGS && cli->cmd->flags[i].name; i++)
+        if (strcmp(cli->cmd->flags[i].name, name) == 0)
+            return cli->flag_values[i];
+    return NULL;
+}
+
+bool mq_cli_has(const mq_cli *cli, const char *name) {
+    return mq_cli_flag(cli, name) != NULL;
+}
+
+int mq_cli_fail(const mq_cli *cli, int code, const char *fmt, ...) {
+    fprintf(stderr, "marquee %s: ", cli->cmd ? cli->cmd->name : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+bool mq_cli_flag_i64(const mq_cli *cli, const char *name, int64_t min, int64_t max,
+                     int64_t dflt, int64_t *out) {
+    const char *v = mq_cli_flag(cli, name);
+    *out = dflt;
+    if (!v)
+        return true;
+    if (!mq_parse_i64(v, out) || *out < min || *out > max) {
+        mq_cli_fail(cli, MQ_EXIT_USAGE, "--%s: expected an integer from %lld to %lld, got \"%s\"",
+                    name, (long long)min, (long long)max, v);
+        return false;
+    }
+    return true;
+}
+
+static const mq_command *find_command(const char *name) {
+    for (size_t i = 0; i < MQ_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int find_flag(const mq_command *c, const char *name) {
+    for (int i = 0; c && i < MQ_MAX_FLAGS && c->flags[i].name; i++)
+        if (strcmp(c->flags[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int mq_cli_main(int argc, char **argv) {
+    mq_cli cli = {0};
+    const char *data = getenv("MARQUEE_DATA");
+    /* Config flags are applied after the file and environment, so collect them. */
+    char cfg_names[64][128];
+    const char *cfg_values[64];
+    int n_cfg = 0;
+    bool help = false;
+    int rc = MQ_EXIT_USAGE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || strlen(a) == 2) {
+            if (!cli.cmd) {
+                cli.cmd = find_command(a);
+                if (!cli.cmd) {
+                    fprintf(stderr,
+                            "marquee: unknown command \"%s\"; `marquee --help` lists the "
+                            "commands\n",
+                            a);
+                    return MQ_EXIT_USAGE;
+                }
+            } else if (cli.n_pos < MQ_MAX_POSITIONAL) {
+                cli.pos[cli.n_pos++] = a;
+            } else {
+                return mq_cli_fail(&cli, MQ_EXIT_USAGE, "too many arguments");
+            }
+            continue;
+        }
+        /* --name value or --name=value */
+        char name[128];
+        const char *val = NULL, *eq = strchr(a + 2, '=');
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a - 2) : (int)strlen(a + 2), a + 2);
+        if (eq)
+            val = eq + 1;
+        int fi = find_flag(cli.cmd, name);
+        bool is_data = strcmp(name, "data") == 0;
+        bool takes_arg = is_data || mq_config_has(name) || (fi >= 0 && cli.cmd->flags[fi].arg);
+        if (fi < 0 && !is_data && !mq_config_has(name)) {
+            if (cli.cmd)
+                return mq_cli_fail(&cli, MQ_EXIT_USAGE,
+                                   "unknown flag --%s; `marquee %s --help` lists the flags", name,
+                                   cli.cmd->name);
+            fprintf(stderr, "marquee: unknown flag --%s; `marquee --help` lists the flags\n",
+                    name);
+            return MQ_EXIT_USAGE;
+        }
+        if (takes_arg && !val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "marquee: --%s: expected a value\n", name);
+                return MQ_EXIT_USAGE;
+            }
+            val = argv[++i];
+        } else if (!takes_arg && val) {
+            return mq_cli_fail(&cli, MQ_EXIT_USAGE, "--%s takes no value", name);
+        } else if (!takes_arg) {
+            val = "1";
+        }
+        if (is_data)
+            data = val;
+        else if (fi >= 0)
+            cli.flag_values[fi] = val;
+        else if (n_cfg < 64) {
+            memcpy(cfg_names[n_cfg], name, sizeof name);
+            cfg_values[n_cfg++] = val;
+        }
+    }
+    if (!cli.cmd) {
+        print_main_help(help ? stdout : stderr);
+        return help ? MQ_EXIT_OK : MQ_EXIT_USAGE;
+    }
+    if (help) {
+        print_cmd_help(cli.cmd, stdout);
+        return MQ_EXIT_OK;
+    }
+    if (cli.n_pos < cli.cmd->min_pos || cli.n_pos > cli.cmd->max_pos)
+        return mq_cli_fail(&cli, MQ_EXIT_USAGE, "expected: marquee %s", cli.cmd->usage);
+
+    cli.data_dir = data && *data ? data : "./marquee-data";
+    cli.config = mq_config_create();
+    mq_err err = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/marquee.conf", cli.data_dir);
+    if (mq_config_load_file(cli.config, path, &err) || mq_config_load_env(cli.config, &err)) {
+        rc = mq_cli_fail(&cli, MQ_EXIT_USAGE, "%s", err.msg);
+        goto out;
+    }
+    for (int i = 0; i < n_cfg; i++) {
+        char origin[160];
+        snprintf(origin, sizeof origin, "--%s", cfg_names[i]);
+        if (mq_config_set(cli.config, cfg_names[i], cfg_values[i], origin, &err)) {
+            rc = mq_cli_fail(&cli, MQ_EXIT_USAGE, "%s", err.msg);
+            goto out;
+        }
+    }
+    mq_threads_set_budget((int)mq_config_num(cli.config, "threads"));
+    const char *lvl = mq_config_str(cli.config, "log_level");
+    mq_log_set_level(strcmp(lvl, "debug") == 0  ? MQ_LOG_DEBUG
+                     : strcmp(lvl, "warn") == 0  ? MQ_LOG_WARN
+                     : strcmp(lvl, "error") == 0 ? MQ_LOG_ERROR
+                                                 : MQ_LOG_INFO);
+    rc = cli.cmd->run(&cli);
+out:
+    mq_config_destroy(cli.config);
+    return rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * store.h: durable storage of the catalogue, the profiles, the event log and named
+ * blobs (model bundles, checkpoints, the synthetic world's ground truth), behind
+ * one interface with one implementation per back end: sqlite.c (the embedded
+ * default) now, postgres.c later. The back end is chosen in one place,
+ * mq_store_open(), from the target string.
+ *
+ * The store owns the external -> internal id maps: titles and profiles get dense
+ * internal ids (1, 2, ...) when first stored, and events are appended with their
+ * external ids, which the store resolves (creating unknown profiles, rejecting
+ * unknown titles).
+ *
+ * The event log is append-only and idempotent on event_id: appending an event whose
+ * event_id is already stored changes nothing and reports a duplicate.
+ *
+ * A store handle is not thread-safe; each thread opens its own or serializes.
+ */
+#ifndef MQ_STORE_H
+#define MQ_STORE_H
+
+#include "catalog/catalog.h"
+#include "events/events.h"
+#include "util/util.h"
+
+/* The schema version this build writes. Opening a store written by a newer
+ * version fails with MQ_EVERSION; older ones are migrated forward. */
+#define MQ_STORE_SCHEMA_VERSION 1
+
+typedef struct mq_store mq_store;
+
+typedef enum {
+    MQ_STORE_DEFAULT = 0,
+    /* Bulk loading: fewer fsyncs (synchronous=NORMAL in WAL mode). An import still
+     * commits only what it has fully written, but a power loss may lose the last
+     * committed batches. Never used for acknowledging live events. */
+    MQ_STORE_BULK = 1 << 0,
+    MQ_STORE_READONLY = 1 << 1,
+} mq_store_flags;
+
+/* Opens (creating if needed) the store at `target`: a data directory (SQLite file
+ * DIR/marquee.db). The caller closes it with mq_store_close. */
+int mq_store_open(const char *target, int flags, mq_store **out, mq_err *err);
+void mq_store_close(mq_store *s);
+/* "sqlite" or "postgres". */
+const char *mq_store_backend(const mq_store *s);
+int mq_store_schema_version(mq_store *s);
+
+/* Explicit transactions. Every write outside one is its own transaction. */
+int mq_store_begin(mq_store *s, mq_err *err);
+int mq_store_commit(mq_store *s, mq_err *err);
+void mq_store_rollback(mq_store *s);
+
+/* ----------------------------------------------------- titles & profiles ---- */
+
+/* Inserts or replaces by external id; sets t->id. */
+int mq_store_put_title(mq_store *s, mq_title *t, mq_err *err);
+/* MQ_ENOTFOUND when absent. Strings are allocated in `a`. */
+int mq_store_get_title(mq_store *s, const char *ext_id, mq_title *out, mq_arena *a,
+                       mq_err *err);
+int mq_store_delete_title(mq_store *s, const char *ext_id, mq_err *err);
+int mq_store_put_profile(mq_store *s, mq_profile *p, mq_err *err);
+int mq_store_get_profile(mq_store *s, const char *ext_id, mq_profile *out, mq_arena *a,
+                         mq_err *err);
+/* Deletes the profile and all of its events (a privacy request). */
+int mq_store_delete_profile(mq_store *s, const char *ext_id, mq_err *err);
+
+/* Internal id of an external id, 0 when unknown. */
+uint32_t mq_store_title_id(mq_store *s, const char *ext_id);
+uint32_t mq_store_profile_id(mq_store *s, const char *ext_id);
+
+/* Visits titles / profiles in id order; a callback returning non-zero stops the
+ * scan and that value is returned. Pointers are valid during the callback only. */
+typedef int (*mq_title_cb)(void *ud, const mq_title *t);
+typedef int (*mq_profile_cb)(void *ud, const mq_profile *p);
+int mq_store_each_title(mq_store *s, mq_title_cb cb, void *ud, mq_err *err);
+int mq_store_each_profile(mq_store *s, mq_profile_cb cb, void *ud, mq_err *err);
+/* Loads every title and profile into a new catalog; the caller destroys it. */
+int mq_store_load_catalog(mq_store *s, mq_catalog **out, mq_err *err);
+
+/* ---------------------------------------------------------------- events ---- */
+
+typedef enum {
+    MQ_APPEND_OK = 0,
+    MQ_APPEND_DUPLICATE,     /* event_id already stored: nothing changed */
+    MQ_APPEND_UNKNOWN_TITLE, /* the title is not in the catalogue: not stored */
+} mq_append_status;
+
+/* Appends events (in the open transaction, or in one of its own). Each event's
+ * profile is resolved by external id (an unknown profile is created) and its
+ * title likewise (an unknown title is rejected). status[i] says what happened to
+ * evs[i]; evs[i].seq, profile_id and title_id are set for stored events. The call
+ * fails as a whole only on a store error, after which nothing was appended. */
+int mq_store_append_events(mq_store *s, mq_event *evs, size_t n, mq_append_status *status,
+                           mq_err *err);
+
+typedef struct mq_event_filter {
+    int64_t after_seq;   /* only events with seq > after_seq */
+    uint32_t profile_id; /* 0 = every profile */
+    int64_t from_ms, to_ms; /* ts range [from, to); 0 = unbounded */
+    int type;            /* -1 = every type */
+} mq_event_filter;
+
+#define MQ_EVENT_FILTER_ALL ((mq_event_filter){0, 0, 0, 0, -1})
+
+/* Visits events in log order (seq). Strings are valid during the callback only. */
+typedef int (*mq_event_cb)(void *ud, const mq_event *e);
+int mq_store_each_event(mq_store *s, const mq_event_filter *f, mq_event_cb cb, void *ud,
+                        mq_err *err);
+
+typedef struct mq_store_stats {
+    uint64_t titles, profiles, events;
+    uint64_t by_type[MQ_EV_COUNT];
+    int64_t first_ts_ms, last_ts_ms; /* 0 when there are no events */
+    int64_t last_seq;
+} mq_store_stats;
+
+int mq_store_stats_get(mq_store *s, mq_store_stats *st, mq_err *err);
+
+/* ----------------------------------------------------------------- blobs ---- */
+
+/* Named binary objects (bundles, checkpoints, ground truth). put replaces. get
+ * returns MQ_ENOTFOUND when absent; the caller frees *data with mq_free. */
+int mq_store_put_blob(mq_store *s, const char *name, const void *data, size_t len,
+                      mq_err *err);
+int mq_store_get_blob(mq_store *s, const char *name, void **data, size_t *len, mq_err *err);
+
+#endif

@@ -1,0 +1,220 @@
+/* config.c: the one configuration table. Each row: name, type, default, minimum,
+ * maximum and meaning. Defaults < DIR/marquee.conf < MARQUEE_* environment < flags.
+ * `marquee config --markdown` prints this table; docs/configuration.md is that
+ * output, so the docs cannot drift from the code. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_NUM, T_STR };
+
+/* X(name, type, default text, min, max, meaning) */
+#define MQ_CONFIG_TABLE(X)                                                               \
+    X("threads", T_NUM, "0", 0, 1024,                                                    \
+      "Thread budget shared by every pool in the process (0 = number of cores).")        \
+    X("log_level", T_STR, "info", 0, 0, "Logging threshold: debug, info, warn or error.") \
+    X("import.batch", T_NUM, "50000", 1, 10000000,                                       \
+      "Rows per transaction when importing; a failed batch rolls back the whole import " \
+      "unless --skip-bad.")                                                              \
+    X("semantics.half_life_days", T_NUM, "60", 0.1, 36500,                               \
+      "Recency half-life: an interaction this many days old counts half.")               \
+    X("semantics.rating_positive", T_NUM, "4", 0.5, 5,                                   \
+      "A rating at or above this many stars is a positive.")                             \
+    X("semantics.rating_negative", T_NUM, "2", 0, 5,                                     \
+      "A rating at or below this many stars is a negative.")                             \
+    X("semantics.complete_fraction", T_NUM, "0.9", 0.05, 1,                              \
+      "A play that reaches this fraction of the duration counts as a completion.")       \
+    X("semantics.abandon_fraction", T_NUM, "0.1", 0, 1,                                  \
+      "A play stopped before this fraction of the duration is an early abandon.")        \
+    X("semantics.w_play", T_NUM, "1", 0, 1000,                                           \
+      "Confidence of a play, scaled by its watch fraction.")                             \
+    X("semantics.w_complete", T_NUM, "4", 0, 1000, "Confidence added by a completion.")  \
+    X("semantics.w_rewatch", T_NUM, "2", 0, 1000, "Confidence added by a rewatch.")      \
+    X("semantics.w_thumbs_up", T_NUM, "4", 0, 1000, "Confidence added by a thumbs up.")  \
+    X("semantics.w_rating", T_NUM, "1", 0, 1000,                                         \
+      "Confidence per star above the positive threshold, plus one, for a positive "      \
+      "rating.")                                                                         \
+    X("semantics.w_list_add", T_NUM, "1", 0, 1000, "Confidence of adding to My List.")   \
+    X("semantics.w_search_click", T_NUM, "1", 0, 1000,                                   \
+      "Confidence of clicking a title in search results.")                               \
+    X("semantics.w_thumbs_down", T_NUM, "4", 0, 1000,                                    \
+      "Strength of a thumbs down as a negative.")                                        \
+    X("semantics.w_abandon", T_NUM, "1", 0, 1000, "Strength of an early abandon as a negative.")
+
+typedef struct {
+    const char *name;
+    int type;
+    const char *def;
+    double min, max;
+    const char *doc;
+} setting;
+
+static const setting table[] = {
+#define X(n, t, d, lo, hi, doc) {n, t, d, lo, hi, doc},
+    MQ_CONFIG_TABLE(X)
+#undef X
+};
+enum { N_SETTINGS = sizeof table / sizeof table[0] };
+
+struct mq_config {
+    double num[N_SETTINGS];
+    char *str[N_SETTINGS];
+};
+
+static int lookup(const char *name) {
+    for (int i = 0; i < N_SETTINGS; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+bool mq_config_has(const char *name) {
+    return lookup(name) >= 0;
+}
+
+static int set_index(mq_config *c, int i, const char *value, const char *origin, mq_err *err) {
+    const setting *s = &table[i];
+    if (s->type == T_STR) {
+        mq_free(c->str[i]);
+        c->str[i] = mq_strdup(value);
+        return MQ_OK;
+    }
+    double v;
+    if (!mq_parse_double(value, &v))
+        return mq_err_set(err, MQ_EINVAL, "%s: %s: expected a number, got \"%s\"", origin,
+                          s->name, value);
+    if (v < s->min || v > s->max)
+        return mq_err_set(err, MQ_EINVAL, "%s: %s: expected a number from %g to %g, got %s",
+                          origin, s->name, s->min, s->max, value);
+    c->num[i] = v;
+    return MQ_OK;
+}
+
+mq_config *mq_config_create(void) {
+    mq_config *c = mq_calloc(1, sizeof *c);
+    for (int i = 0; i < N_SETTINGS; i++)
+        set_index(c, i, table[i].def, "default", NULL);
+    return c;
+}
+
+void mq_config_destroy(mq_config *c) {
+    if (!c)
+        return;
+    for (int i = 0; i < N_SETTINGS; i++)
+        mq_free(c->str[i]);
+    mq_free(c);
+}
+
+int mq_config_set(mq_config *c, const char *name, const char *value, const char *origin,
+                  mq_err *err) {
+    int i = lookup(name);
+    if (i < 0)
+        return mq_err_set(err, MQ_EINVAL,
+                          "%s: unknown setting \"%s\" (`marquee config` lists them)", origin,
+                          name);
+    return set_index(c, i, value, origin, err);
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int mq_config_load_file(mq_config *c, const char *path, mq_err *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return MQ_OK;
+        return mq_err_set(err, MQ_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    char line[1024], origin[1100];
+    int lineno = 0, rc = MQ_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = mq_err_set(err, MQ_EINVAL, "%s: expected `name = value`, got \"%s\"", origin, s);
+            break;
+        }
+        *eq = '\0';
+        if ((rc = mq_config_set(c, trim(s), trim(eq + 1), origin, err)))
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* "semantics.w_play" -> "MARQUEE_SEMANTICS_W_PLAY" */
+static void env_name(const char *name, char *out, size_t n) {
+    size_t k = (size_t)snprintf(out, n, "MARQUEE_");
+    for (const char *p = name; *p && k + 1 < n; p++)
+        out[k++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    out[k] = '\0';
+}
+
+int mq_config_load_env(mq_config *c, mq_err *err) {
+    for (int i = 0; i < N_SETTINGS; i++) {
+        char env[128];
+        env_name(table[i].name, env, sizeof env);
+        const char *v = getenv(env);
+        if (v) {
+            int rc = set_index(c, i, v, env, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return MQ_OK;
+}
+
+double mq_config_num(const mq_config *c, const char *name) {
+    int i = lookup(name);
+    if (i < 0 || table[i].type != T_NUM) {
+        mq_log(MQ_LOG_ERROR, "internal: no numeric setting \"%s\"", name);
+        abort();
+    }
+    return c->num[i];
+}
+
+const char *mq_config_str(const mq_config *c, const char *name) {
+    int i = lookup(name);
+    if (i < 0 || table[i].type != T_STR) {
+        mq_log(MQ_LOG_ERROR, "internal: no string setting \"%s\"", name);
+        abort();
+    }
+    return c->str[i];
+}
+
+void mq_config_print_markdown(FILE *f) {
+    fprintf(f, "| setting | environment | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &table[i];
+        char env[128];
+        env_name(s->name, env, sizeof env);
+        if (s->type == T_NUM)
+            fprintf(f, "| `%s` | `%s` | %s | %g – %g | %s |\n", s->name, env, s->def, s->min,
+                    s->max, s->doc);
+        else
+            fprintf(f, "| `%s` | `%s` | `%s` | text | %s |\n", s->name, env, s->def, s->doc);
+    }
+}
+
+void mq_config_print(const mq_config *c, FILE *f) {
+    for (int i = 0; i < N_SETTINGS; i++) {
+        if (table[i].type == T_NUM)
+            fprintf(f, "%s = %g\n", table[i].name, c->num[i]);
+        else
+            fprintf(f, "%s = %s\n", table[i].name, c->str[i]);
+    }
+}
