@@ -1,0 +1,47 @@
+# marquee: a thin front for CMake. `make run` and `make test` are the two commands
+# the README promises; they install missing Debian packages first.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+DATA ?= marquee-data
+GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps build run test test-asan bench docs clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)
+
+# Prepares the demo world on first use, then shows what the store holds.
+run: build
+	@if [ ! -f $(DATA)/marquee.db ]; then \
+	  echo "run: generating the demo world into $(DATA) (about 2 million events)"; \
+	  ./$(BUILD)/marquee --data $(DATA) synth || exit 1; \
+	fi
+	@./$(BUILD)/marquee --data $(DATA) stats
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure
+
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMQ_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+# Regenerates the docs that are printed by the binary itself.
+docs: build
+	@./$(BUILD)/marquee config --markdown > docs/configuration.table.md
+
+format:
+	@clang-format -i src/*/*.c src/*/*.h src/*.c tests/*.c tests/*.h bench/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
