@@ -38,7 +38,7 @@ bench: build
 
 # Regenerates the docs that are printed by the binary itself.
 docs: build
-	@./$(BUILD)/marquee config --markdown > docs/configuration.table.md
+	@./$(BUILD)/marquee config --markdown > docs/configuration.md
 
 format:
 	@clang-format -i src/*/*.c src/*/*.h src/*.c tests/*.c tests/*.h bench/*.c
