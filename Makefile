@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 DATA ?= marquee-data
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run test test-asan bench docs clean format
+.PHONY: all deps build run test test-asan bench docs clean format fuzz
 
 all: build
 
@@ -45,3 +45,7 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer over every parser of outside input (scripts/fuzz.sh; 60 s per target).
+fuzz: deps
+	@scripts/fuzz.sh 60

@@ -102,6 +102,11 @@ int mq_time_parse_rfc3339(const char *s, int64_t *ms) {
         return MQ_EINVAL;
     int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + (se == 60 ? 59 : se) - offset_min * 60;
+    /* With an offset, a time near the ends of years 0000 and 9999 can fall outside
+     * them in UTC, where it could not be written back as RFC 3339. */
+    static const int64_t first = -62167219200LL, last = 253402300799LL;
+    if (secs < first || secs > last)
+        return MQ_EINVAL;
     *ms = secs * 1000 + frac_ms;
     return MQ_OK;
 }
