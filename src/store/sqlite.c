@@ -165,13 +165,6 @@ static void sq_rollback(mq_store_base *b) {
     exec((sq_store *)b, "ROLLBACK", NULL);
 }
 
-/* Steps a statement that returns at most one row. Returns SQLITE_ROW, SQLITE_DONE,
- * or an error code; the statement is left for the caller to read and reset. */
-static int step1(sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    return rc;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -191,7 +184,7 @@ static int sq_find_id(mq_store_base *b, int kind, const char *ext_id, uint32_t *
     sq_store *s = (sq_store *)b;
     sqlite3_stmt *st = s->st[kind == MQ_IDMAP_TITLE ? ST_FIND_TITLE : ST_FIND_PROFILE];
     sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
-    int rc = step1(st);
+    int rc = sqlite3_step(st);
     *id = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -547,6 +540,11 @@ static int sq_schema_version(mq_store_base *b) {
     return schema_version((sq_store *)b);
 }
 
+static int sq_list_title_docs(mq_store_base *b, uint32_t after, size_t limit,
+                              int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err);
+static int sq_list_profiles(mq_store_base *b, uint32_t after, size_t limit, mq_profile_cb cb,
+                            void *ud, mq_err *err);
+
 static const mq_store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -568,6 +566,8 @@ static const mq_store_ops sq_ops = {
     .stats = sq_stats,
     .put_blob = sq_put_blob,
     .get_blob = sq_get_blob,
+    .list_title_docs = sq_list_title_docs,
+    .list_profiles = sq_list_profiles,
 };
 
 int mq_sqlite_open(const char *dir, int flags, mq_store_base **out, mq_err *err) {
@@ -619,4 +619,51 @@ fail:
     sq_close(&s->base);
     mq_free(s);
     return rc;
+}
+
+/* ---------------------------------------------------------------- paging ---- */
+
+/* Keyset paging on the integer primary key: each page is an index range scan,
+ * so the last page of a million profiles costs what the first does. */
+static int sq_list_title_docs(mq_store_base *b, uint32_t after, size_t limit,
+                              int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err) {
+    sq_store *s = (sq_store *)b;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, doc FROM titles WHERE id > ? ORDER BY id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "listing titles");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)MQ_MIN(limit, (size_t)INT64_MAX));
+    int rc, ret = MQ_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((ret = cb(ud, (uint32_t)sqlite3_column_int64(st, 0), col_text(st, 1))))
+            break;
+    if (!ret && rc != SQLITE_DONE)
+        ret = sq_fail(s, err, "listing titles");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int sq_list_profiles(mq_store_base *b, uint32_t after, size_t limit, mq_profile_cb cb,
+                            void *ud, mq_err *err) {
+    sq_store *s = (sq_store *)b;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, ext_id, country, maturity_limit, created_ms FROM profiles "
+                           "WHERE id > ? ORDER BY id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sq_fail(s, err, "listing profiles");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)MQ_MIN(limit, (size_t)INT64_MAX));
+    int rc, ret = MQ_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mq_profile p;
+        read_profile(st, &p, NULL);
+        if ((ret = cb(ud, &p)))
+            break;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = sq_fail(s, err, "listing profiles");
+    sqlite3_finalize(st);
+    return ret;
 }

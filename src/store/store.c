@@ -140,7 +140,7 @@ void mq_store_rollback(mq_store *s) {
     idmap_settle(&s->b->profiles, true);
 }
 
-/* Runs fn inside the open transaction, or inside one of its own. */
+/* Returns `call`, run inside the open transaction or else inside one of its own. */
 #define IN_TXN(s, err, call)                                                             \
     do {                                                                                 \
         bool own_ = !(s)->b->txn_depth;                                                  \
@@ -244,8 +244,6 @@ static int put_title(mq_store *s, mq_title *t, mq_err *err) {
 }
 
 int mq_store_put_title(mq_store *s, mq_title *t, mq_err *err) {
-    if (s->b->txn_depth)
-        return put_title(s, t, err);
     IN_TXN(s, err, put_title(s, t, err));
 }
 
@@ -381,4 +379,20 @@ int mq_store_put_blob(mq_store *s, const char *name, const void *data, size_t le
 
 int mq_store_get_blob(mq_store *s, const char *name, void **data, size_t *len, mq_err *err) {
     return s->b->ops->get_blob(s->b, name, data, len, err);
+}
+
+/* ----------------------------------------------------------------- paging ---- */
+
+int mq_store_list_titles(mq_store *s, uint32_t after_id, size_t limit, mq_title_cb cb,
+                         void *ud, mq_err *err) {
+    title_scan ts = {cb, ud, {0}, err};
+    mq_arena_init(&ts.arena, 16 * 1024, 0);
+    int rc = s->b->ops->list_title_docs(s->b, after_id, limit, title_doc_cb, &ts, err);
+    mq_arena_free(&ts.arena);
+    return rc;
+}
+
+int mq_store_list_profiles(mq_store *s, uint32_t after_id, size_t limit, mq_profile_cb cb,
+                           void *ud, mq_err *err) {
+    return s->b->ops->list_profiles(s->b, after_id, limit, cb, ud, err);
 }

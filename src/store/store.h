@@ -124,4 +124,15 @@ int mq_store_put_blob(mq_store *s, const char *name, const void *data, size_t le
                       mq_err *err);
 int mq_store_get_blob(mq_store *s, const char *name, void **data, size_t *len, mq_err *err);
 
+/* ---------------------------------------------------------------- paging ---- */
+
+/* One page of a listing: visits at most `limit` titles (profiles) whose internal
+ * id is greater than `after_id`, in id order. The last id visited is the next
+ * page's `after_id`; 0 starts from the beginning. Callback rules as for
+ * mq_store_each_title. */
+int mq_store_list_titles(mq_store *s, uint32_t after_id, size_t limit, mq_title_cb cb,
+                         void *ud, mq_err *err);
+int mq_store_list_profiles(mq_store *s, uint32_t after_id, size_t limit, mq_profile_cb cb,
+                           void *ud, mq_err *err);
+
 #endif

@@ -56,6 +56,11 @@ typedef struct mq_store_ops {
     int (*put_blob)(mq_store_base *b, const char *name, const void *data, size_t len,
                     mq_err *err);
     int (*get_blob)(mq_store_base *b, const char *name, void **data, size_t *len, mq_err *err);
+    /* One page, ids > after, at most limit rows, in id order (mq_store_list_*). */
+    int (*list_title_docs)(mq_store_base *b, uint32_t after, size_t limit,
+                           int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err);
+    int (*list_profiles)(mq_store_base *b, uint32_t after, size_t limit, mq_profile_cb cb,
+                         void *ud, mq_err *err);
 } mq_store_ops;
 
 struct mq_store_base {
