@@ -41,16 +41,35 @@ void mq_json_describe(const json_t *v, char *out, size_t n) {
     }
 }
 
-static int field(const json_t *o, const char *where, const char *name, bool required,
-                 const char *what, json_t **v, mq_err *err) {
-    *v = json_object_get(o, name);
-    if (!*v || json_is_null(*v)) {
-        if (!required)
-            return MQ_ENOTFOUND;
-        return mq_err_set(err, MQ_EINVAL, "%s.%s: expected %s, got nothing (the field is required)",
-                          where, name, what);
-    }
-    return MQ_OK;
+/* The expectation ("an integer from 0 to 10") is formatted only when a message
+ * needs it: these readers run for every field of every ingested event, and
+ * formatting it eagerly cost more than the rest of the validation. */
+typedef struct {
+    char text[96];
+} what_buf;
+
+static const char *what_str(what_buf *w, size_t max_len) {
+    snprintf(w->text, sizeof w->text, "a string of at most %zu bytes", max_len);
+    return w->text;
+}
+
+static const char *what_int(what_buf *w, int64_t min, int64_t max) {
+    snprintf(w->text, sizeof w->text, "an integer from %lld to %lld", (long long)min,
+             (long long)max);
+    return w->text;
+}
+
+static const char *what_num(what_buf *w, double min, double max) {
+    snprintf(w->text, sizeof w->text, "a number from %g to %g", min, max);
+    return w->text;
+}
+
+static int absent(const char *where, const char *name, bool required, const char *what,
+                  mq_err *err) {
+    if (!required)
+        return MQ_ENOTFOUND;
+    return mq_err_set(err, MQ_EINVAL, "%s.%s: expected %s, got nothing (the field is required)",
+                      where, name, what);
 }
 
 static int mismatch(const char *where, const char *name, const char *what, const json_t *v,
@@ -62,29 +81,25 @@ static int mismatch(const char *where, const char *name, const char *what, const
 
 int mq_json_str(const json_t *o, const char *where, const char *name, bool required,
                 size_t max_len, const char **out, mq_err *err) {
-    char what[64];
-    snprintf(what, sizeof what, "a string of at most %zu bytes", max_len);
-    json_t *v;
-    int rc = field(o, where, name, required, what, &v, err);
-    if (rc)
-        return rc;
+    what_buf w;
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return absent(where, name, required, required ? what_str(&w, max_len) : "", err);
     if (!json_is_string(v) || json_string_length(v) > max_len)
-        return mismatch(where, name, what, v, err);
+        return mismatch(where, name, what_str(&w, max_len), v, err);
     if (strlen(json_string_value(v)) != json_string_length(v))
         return mq_err_set(err, MQ_EINVAL, "%s.%s: expected %s, got a string with a NUL byte",
-                          where, name, what);
+                          where, name, what_str(&w, max_len));
     *out = json_string_value(v);
     return MQ_OK;
 }
 
 int mq_json_int(const json_t *o, const char *where, const char *name, bool required,
                 int64_t min, int64_t max, int64_t *out, mq_err *err) {
-    char what[96];
-    snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min, (long long)max);
-    json_t *v;
-    int rc = field(o, where, name, required, what, &v, err);
-    if (rc)
-        return rc;
+    what_buf w;
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return absent(where, name, required, required ? what_int(&w, min, max) : "", err);
     int64_t x;
     if (json_is_integer(v))
         x = json_integer_value(v);
@@ -92,26 +107,24 @@ int mq_json_int(const json_t *o, const char *where, const char *name, bool requi
              fabs(json_real_value(v)) < 9e15)
         x = (int64_t)json_real_value(v);
     else
-        return mismatch(where, name, what, v, err);
+        return mismatch(where, name, what_int(&w, min, max), v, err);
     if (x < min || x > max)
-        return mismatch(where, name, what, v, err);
+        return mismatch(where, name, what_int(&w, min, max), v, err);
     *out = x;
     return MQ_OK;
 }
 
 int mq_json_num(const json_t *o, const char *where, const char *name, bool required,
                 double min, double max, double *out, mq_err *err) {
-    char what[96];
-    snprintf(what, sizeof what, "a number from %g to %g", min, max);
-    json_t *v;
-    int rc = field(o, where, name, required, what, &v, err);
-    if (rc)
-        return rc;
+    what_buf w;
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return absent(where, name, required, required ? what_num(&w, min, max) : "", err);
     if (!json_is_number(v))
-        return mismatch(where, name, what, v, err);
+        return mismatch(where, name, what_num(&w, min, max), v, err);
     double x = json_number_value(v);
     if (!isfinite(x) || x < min || x > max)
-        return mismatch(where, name, what, v, err);
+        return mismatch(where, name, what_num(&w, min, max), v, err);
     *out = x;
     return MQ_OK;
 }
