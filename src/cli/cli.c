@@ -7,7 +7,8 @@
 
 static const mq_command commands[] = {
     {"synth", "generate a synthetic world (titles, profiles, months of events) into the store",
-     "synth [--seed N] [--titles N] [--profiles N] [--days N] [--export DIR]",
+     "synth [--seed N] [--titles N] [--profiles N] [--days N] [--sessions N] [--export DIR]\n"
+     "       [--params FILE] [--force]",
      "Generates a deterministic synthetic world from --seed: titles with genres, tags,\n"
      "artwork and synopsis variants; profiles with latent tastes; and months of events\n"
      "from a ground-truth behaviour model. The ground truth is written as JSON to\n"
@@ -21,7 +22,9 @@ static const mq_command commands[] = {
       {"days", "N", "days of history (default 90)"},
       {"sessions", "N", "mean sessions per profile (default: sized for ~100 events/profile)"},
       {"export", "DIR", "also write the world as JSONL files into DIR"},
-      {"force", NULL, "write even if the store already holds events"}},
+      {"force", NULL, "write even if the store already holds events"},
+      {"params", "FILE", "effect sizes and other world parameters as JSON "
+                         "(docs/synthetic-world.md)"}},
      mq_cmd_synth},
     {"import", "import MovieLens or JSONL data into the store",
      "import movielens DIR | import titles FILE.jsonl | import profiles FILE.jsonl | "
