@@ -589,9 +589,11 @@ int mq_sqlite_open(const char *dir, int flags, mq_store_base **out, mq_err *err)
     sqlite3_busy_timeout(s->db, 10000);
     if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;", err)))
         goto fail;
+    /* Bulk loads checkpoint the WAL rarely (every 256 MiB instead of 4 MiB): a
+     * checkpoint per batch commit cost a third of a large import. */
     if ((rc = exec(s,
                    (flags & MQ_STORE_BULK)
-                       ? "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;"
+                       ? "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144; PRAGMA wal_autocheckpoint=65536;"
                        : "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;",
                    err)))
         goto fail;
