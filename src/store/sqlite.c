@@ -243,7 +243,6 @@ static int sq_insert_event(mq_store_base *b, mq_event *e, bool *dup, mq_err *err
         sqlite3_bind_null(st, 20);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return sq_fail(s, err, "appending an event");
     *dup = sqlite3_changes(s->db) == 0;
