@@ -55,6 +55,20 @@ static const mq_command commands[] = {
      0, 0,
      {{"markdown", NULL, "print the table of settings as Markdown"}},
      mq_cmd_config},
+    {"serve", "serve the HTTP API: events, titles, profiles, live state, metrics",
+     "serve [--bind ADDR] [--port N]",
+     "Serves the HTTP JSON API described in docs/openapi.yaml on server.bind and\n"
+     "server.port (default 127.0.0.1:8080): event ingestion (durable before the answer,\n"
+     "group-committed), titles, profiles, thumbs, each profile's live state, /healthz\n"
+     "and /metrics. The live state is rebuilt from the event log at start.\n"
+     "Prints `listening on http://ADDR:PORT` on stdout once it accepts connections\n"
+     "(--port 0 picks a free port). SIGTERM or SIGINT stops it gracefully: requests in\n"
+     "flight finish and everything acknowledged is committed. Other settings: the\n"
+     "server.* rows of `marquee config`.",
+     0, 0,
+     {{"bind", "ADDR", "address to listen on (default: server.bind, 127.0.0.1)"},
+      {"port", "N", "TCP port (default: server.port, 8080; 0 = any free port)"}},
+     mq_cmd_serve},
 };
 
 static void print_main_help(FILE *f) {

@@ -61,5 +61,6 @@ int mq_cmd_synth(mq_cli *cli);
 int mq_cmd_import(mq_cli *cli);
 int mq_cmd_stats(mq_cli *cli);
 int mq_cmd_config(mq_cli *cli);
+int mq_cmd_serve(mq_cli *cli);
 
 #endif

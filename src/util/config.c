@@ -43,7 +43,20 @@ enum { T_NUM, T_STR };
       "Confidence of clicking a title in search results.")                               \
     X("semantics.w_thumbs_down", T_NUM, "4", 0, 1000,                                    \
       "Strength of a thumbs down as a negative.")                                        \
-    X("semantics.w_abandon", T_NUM, "1", 0, 1000, "Strength of an early abandon as a negative.")
+    X("semantics.w_abandon", T_NUM, "1", 0, 1000, "Strength of an early abandon as a negative.") \
+    X("server.bind", T_STR, "127.0.0.1", 0, 0,                                           \
+      "Address `marquee serve` listens on (IPv4 or IPv6 literal; 0.0.0.0 for every "       \
+      "interface).")                                                                     \
+    X("server.port", T_NUM, "8080", 0, 65535,                                            \
+      "TCP port of `marquee serve` (0 = any free port, printed at start).")              \
+    X("server.threads", T_NUM, "0", 0, 1024,                                             \
+      "HTTP worker threads (0 = the thread budget).")                                    \
+    X("server.body_limit", T_NUM, "8388608", 1024, 1073741824,                           \
+      "Largest request body in bytes; a larger one gets 413 before it is parsed.")       \
+    X("server.commit_window_us", T_NUM, "0", 0, 100000,                                  \
+      "Group commit: how long the writer waits for more requests before committing a "   \
+      "small group (0 = commit whatever is queued; groups still form while a commit's "  \
+      "fsync runs).")
 
 typedef struct {
     const char *name;

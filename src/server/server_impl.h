@@ -1,0 +1,185 @@
+/*
+ * server_impl.h: private to the server module. The server object, the request
+ * context every handler receives, the writer's jobs, and the metrics. server.c
+ * runs libmicrohttpd and dispatches; routes.c holds the route table and handlers;
+ * writer.c the group-commit writer; metrics.c the counters and their exposition.
+ */
+#ifndef MQ_SERVER_IMPL_H
+#define MQ_SERVER_IMPL_H
+
+#include "server.h"
+#include "state/state.h"
+#include "store/store.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ---------------------------------------------------------------- metrics ---- */
+
+#define MQ_MAX_ROUTES 24
+/* Latency buckets in seconds (upper bounds); the exposition adds +Inf. */
+#define MQ_LAT_BUCKETS 15
+
+typedef struct mq_hist {
+    _Atomic uint64_t bucket[MQ_LAT_BUCKETS + 1];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_ns;
+} mq_hist;
+
+/* HTTP statuses counted separately; others go to the last slot. */
+#define MQ_STATUS_SLOTS 12
+
+typedef struct mq_metrics {
+    /* index MQ_MAX_ROUTES: requests that matched no route */
+    _Atomic uint64_t requests[MQ_MAX_ROUTES + 1][MQ_STATUS_SLOTS];
+    mq_hist latency[MQ_MAX_ROUTES + 1];
+    _Atomic uint64_t events_by_type[MQ_EV_COUNT];
+    _Atomic uint64_t events_duplicate, events_rejected;
+    mq_hist commit; /* one group commit: begin .. fsync done */
+    _Atomic uint64_t commit_groups, commit_jobs, commit_failures;
+} mq_metrics;
+
+void mq_hist_observe(mq_hist *h, double seconds);
+void mq_metrics_request(mq_metrics *m, int route, int status, double seconds);
+
+/* ------------------------------------------------------------ writer jobs ---- */
+
+typedef enum {
+    MQ_JOB_EVENTS,
+    MQ_JOB_PUT_TITLE,
+    MQ_JOB_DELETE_TITLE,
+    MQ_JOB_PUT_PROFILE,
+    MQ_JOB_DELETE_PROFILE,
+} mq_job_kind;
+
+/* One write, queued by a request thread and run by the writer inside a group
+ * transaction. Everything it points to belongs to the request, which stays
+ * suspended until the writer is done with it. */
+typedef struct mq_job {
+    mq_job_kind kind;
+    mq_event *evs; /* MQ_JOB_EVENTS */
+    size_t n;
+    mq_append_status *status;
+    mq_title *title;     /* MQ_JOB_PUT_TITLE */
+    mq_profile *profile; /* MQ_JOB_PUT_PROFILE */
+    const char *ext_id;  /* MQ_JOB_DELETE_* */
+    /* Results */
+    int rc;
+    bool created; /* PUT: the id did not exist before */
+    uint32_t id;  /* internal id written or deleted */
+    mq_err err;
+    /* Completion: `done` is set and the request's connection resumed. */
+    struct MHD_Connection *conn;
+    bool done;
+    struct mq_job *next;
+} mq_job;
+
+typedef struct mq_writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    mq_job *head, *tail;
+    size_t queued_events;
+    bool stop, started;
+    mq_store *store; /* owned by the writer thread once started */
+} mq_writer;
+
+int mq_writer_start(mq_server *srv, mq_err *err);
+/* Commits what is queued, then joins the thread. */
+void mq_writer_stop(mq_server *srv);
+void mq_writer_submit(mq_server *srv, mq_job *job);
+
+/* ----------------------------------------------------------------- server ---- */
+
+struct mq_server {
+    mq_server_options opt;
+    char *bind;
+    int port;
+    struct MHD_Daemon *daemon;
+    mq_writer writer;
+    /* The read handle: GETs and listings, one at a time. */
+    pthread_mutex_t read_mu;
+    mq_store *reader;
+    mq_state *state;
+    /* Internal title id -> external id, for rendering the live state. Written by
+     * the writer after a commit, read by handlers. */
+    pthread_rwlock_t names_lock;
+    MQ_VEC(char *) title_names;
+    mq_metrics metrics;
+    _Atomic int active;    /* requests between first call and completion */
+    _Atomic bool stopping; /* /healthz answers 503 */
+    _Atomic uint64_t id_seq;
+    int64_t boot_ms;
+};
+
+void mq_server_set_title_name(mq_server *srv, uint32_t id, const char *ext_id);
+
+/* --------------------------------------------------------------- requests ---- */
+
+#define MQ_PARAM_MAX (MQ_ID_MAX_LEN * 3 + 1)
+
+typedef struct mq_req mq_req;
+
+/* An event of a batch that was not stored, and why. */
+typedef struct mq_reject {
+    size_t index;
+    char *msg;
+} mq_reject;
+
+typedef enum { MQ_H_DONE, MQ_H_SUSPEND } mq_hres;
+typedef mq_hres (*mq_handler)(mq_req *r);
+
+typedef struct mq_route {
+    const char *method;
+    const char *pattern;
+    mq_handler handler;
+    const char *summary;
+} mq_route;
+
+extern const mq_route mq_routes[];
+extern const size_t mq_n_routes;
+
+struct mq_req {
+    mq_server *srv;
+    struct MHD_Connection *conn;
+    int route; /* index into mq_routes, -1 = none */
+    char param[MQ_PARAM_MAX]; /* the {id} path segment */
+    mq_buf body;
+    bool too_big;
+    double t0;
+    int status;
+    bool responded;
+    /* Handler state, freed when the request completes. */
+    mq_job job;
+    bool job_queued;
+    json_t *json; /* the parsed body, in json_arena: never json_decref'ed */
+    mq_arena arena;
+    mq_arena json_arena;
+    mq_event *evs;
+    size_t *ev_index; /* evs[k] is body element ev_index[k] */
+    mq_append_status *status_v;
+    MQ_VEC(mq_reject) rejected;
+};
+
+/* Queue a response. `body` is copied; ctype NULL means application/json. */
+void mq_req_reply(mq_req *r, int status, const char *ctype, const char *body, size_t len);
+/* Replies with the compact JSON of `o` and releases it. */
+void mq_req_json(mq_req *r, int status, json_t *o);
+/* {"error": "..."} */
+void mq_req_error(mq_req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *mq_req_header(mq_req *r, const char *name);
+const char *mq_req_query(mq_req *r, const char *name);
+
+/* jsonmem.c: JSON made between begin and end is allocated in `a`, and frees there
+ * do nothing; such values are never json_decref'ed and die with the arena.
+ * install() runs once, when the first server starts. */
+void mq_jsonmem_install(void);
+void mq_jsonmem_begin(mq_arena *a);
+void mq_jsonmem_end(void);
+
+/* Prometheus text exposition of srv's metrics into b. */
+void mq_metrics_render(mq_server *srv, mq_buf *b);
+
+#endif
