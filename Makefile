@@ -16,13 +16,18 @@ build: deps
 	@cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD)
 
-# Prepares the demo world on first use, then shows what the store holds.
+PORT ?= 8080
+
+# Prepares the demo world on first use, shows what the store holds, and serves
+# the API on localhost until interrupted.
 run: build
 	@if [ ! -f $(DATA)/marquee.db ]; then \
 	  echo "run: generating the demo world into $(DATA) (about 2 million events)"; \
 	  ./$(BUILD)/marquee --data $(DATA) synth || exit 1; \
 	fi
 	@./$(BUILD)/marquee --data $(DATA) stats
+	@echo "run: serving on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
+	@exec ./$(BUILD)/marquee --data $(DATA) serve --port $(PORT)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure
