@@ -41,6 +41,7 @@ test-asan: deps
 bench: build
 	@scripts/bench.sh $(BUILD)
 	@scripts/bench_ingest.sh $(BUILD)
+	@scripts/bench_models.sh $(BUILD)
 
 # Regenerates the docs that are printed by the binary itself.
 docs: build

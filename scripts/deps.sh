@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libjansson-dev libsqlite3-dev libmicrohttpd-dev
+  libopenblas-dev liblapacke-dev
   libcriterion-dev
 )
 

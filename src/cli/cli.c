@@ -55,6 +55,62 @@ static const mq_command commands[] = {
      0, 0,
      {{"markdown", NULL, "print the table of settings as Markdown"}},
      mq_cmd_config},
+    {"train", "fit the candidate models and publish a bundle",
+     "train [--models LIST] [--no-validation] [--json]",
+     "Builds the implicit-feedback matrix from the store (the semantics table turns\n"
+     "plays, completions, rewatches, thumbs and ratings into confidences and\n"
+     "negatives, with recency decay), then fits popularity and trending, item-kNN,\n"
+     "iALS, EASE (skipped above models.ease.max_titles) and the content model.\n"
+     "First a validation split (models.validation of the profiles) picks the model\n"
+     "served by default (best Recall@20); then every model is fitted on all the data.\n"
+     "The bundle is written to DIR/bundles/bundle-TIME.mqb, DIR/bundle.mqb is\n"
+     "repointed to it atomically, and it is stored as the blob \"bundle\".\n"
+     "Hyperparameters are the models.* settings (docs/models.md).",
+     0, 0,
+     {{"models", "LIST", "comma-separated models to fit (default all): popular, trending, knn, "
+                         "ials, ease, content"},
+      {"no-validation", NULL, "skip the validation split (iALS becomes the default model)"},
+      {"json", NULL, "print the report as JSON"}},
+     mq_cmd_train},
+    {"eval", "offline evaluation of the candidate models",
+     "eval [--protocol strong|loo|time] [--split test|validation] [--seed N] [--models LIST]\n"
+     "       [--k LIST] [--time T] [--repeats N] [--include-seen] [--json]\n"
+     "       eval --assets [--simulate] [--slot artwork|synopsis] [--seed N] [--json]",
+     "Splits the data by a protocol of DESIGN.md, fits the models on the training part\n"
+     "and ranks the whole catalogue for every held-out profile (no sampled negatives,\n"
+     "titles in the given history excluded):\n"
+     "  strong   strong generalization: 20% test / 10% validation profiles among those\n"
+     "           with >= 5 positives; 80% of each one's positives given, 20% scored\n"
+     "  loo      leave-last-out: each profile's last positive held out\n"
+     "  time     global time split at the 90th percentile of event times (or --time)\n"
+     "Prints one table per model: Recall, NDCG, HR, coverage, ECS and novelty at each\n"
+     "K, and MRR. Tune hyperparameters with --split validation, never on test.",
+     0, 0,
+     {{"protocol", "P", "strong (default), loo or time"},
+      {"split", "S", "test (default) or validation"},
+      {"seed", "N", "seed of the split (default 1)"},
+      {"models", "LIST", "comma-separated models (default all)"},
+      {"k", "LIST", "cut-offs (default 10,20,50,100)"},
+      {"time", "T", "time split: train before this RFC 3339 time"},
+      {"include-seen", NULL, "also rank titles in the given history"},
+      {"repeats", "N", "strong: average over N hold-out draws of the same profiles (default 1)"},
+      {"json", NULL, "print JSON"}},
+     mq_cmd_eval},
+    {"recommend", "batch recommendations from the current bundle",
+     "recommend (--profiles FILE | --profile ID) [-k N] [--model NAME] [--format csv|text|json]",
+     "Scores each profile's history (read from the store, folded in live) with the\n"
+     "bundle's default model (the best on validation) or --model, and prints the top\n"
+     "k titles, already-seen titles excluded. --profiles reads one profile id per line\n"
+     "and writes CSV: a header `profile,rank,title,score`, then one row per\n"
+     "recommendation with ranks from 1. --profile prints a readable list.",
+     0, 0,
+     {{"profiles", "FILE", "file with one profile id per line"},
+      {"profile", "ID", "one profile, as a readable list"},
+      {"k", "N", "recommendations per profile (default 20)"},
+      {"model", "NAME", "popular, trending, knn, ials, ease or content"},
+      {"format", "F", "csv (default with --profiles), text (default with --profile) or json"},
+      {"include-seen", NULL, "do not exclude titles the profile has already seen"}},
+     mq_cmd_recommend},
     {"serve", "serve the HTTP API: events, titles, profiles, live state, metrics",
      "serve [--bind ADDR] [--port N]",
      "Serves the HTTP JSON API described in docs/openapi.yaml on server.bind and\n"
@@ -94,6 +150,10 @@ static void print_cmd_help(const mq_command *c, FILE *f) {
             fprintf(f, "  %-18s %s\n", lhs, c->flags[i].help);
         }
     }
+}
+
+const char *mq_cli_store(const mq_cli *cli) {
+    return cli->data_dir;
 }
 
 const char *mq_cli_flag(const mq_cli *cli, const char *name) {
@@ -160,6 +220,12 @@ int mq_cli_main(int argc, char **argv) {
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             help = true;
             continue;
+        }
+        /* -k N: a one-letter flag of the command may be written with one dash. */
+        char short_flag[4];
+        if (a[0] == '-' && a[1] && a[1] != '-' && a[2] == '\0' && find_flag(cli.cmd, a + 1) >= 0) {
+            snprintf(short_flag, sizeof short_flag, "--%c", a[1]);
+            a = short_flag;
         }
         if (strncmp(a, "--", 2) != 0 || strlen(a) == 2) {
             if (!cli.cmd) {

@@ -46,6 +46,9 @@ typedef struct mq_command {
 
 int mq_cli_main(int argc, char **argv);
 
+/* The store every subcommand opens (today the data directory, SQLite). */
+const char *mq_cli_store(const mq_cli *cli);
+
 /* Flag access for subcommands. */
 const char *mq_cli_flag(const mq_cli *cli, const char *name);
 bool mq_cli_has(const mq_cli *cli, const char *name);
@@ -62,5 +65,21 @@ int mq_cmd_import(mq_cli *cli);
 int mq_cmd_stats(mq_cli *cli);
 int mq_cmd_config(mq_cli *cli);
 int mq_cmd_serve(mq_cli *cli);
+int mq_cmd_train(mq_cli *cli);
+int mq_cmd_eval(mq_cli *cli);
+int mq_cmd_recommend(mq_cli *cli);
+
+/* Training progress for train and eval (cmd_train.c): a bar with model,
+ * iteration, loss and ETA on a terminal; a line per fitted model unless quiet.
+ * Pass as the mq_train_cb with a zeroed mq_cli_progress (prefix set) as ud. */
+struct mq_train_event;
+typedef struct mq_cli_progress {
+    mq_progress bar;
+    char label[96];
+    const char *prefix;
+    bool quiet;
+    bool active;
+} mq_cli_progress;
+void mq_cli_train_progress(void *ud, const struct mq_train_event *ev);
 
 #endif

@@ -44,6 +44,61 @@ enum { T_NUM, T_STR };
     X("semantics.w_thumbs_down", T_NUM, "4", 0, 1000,                                    \
       "Strength of a thumbs down as a negative.")                                        \
     X("semantics.w_abandon", T_NUM, "1", 0, 1000, "Strength of an early abandon as a negative.") \
+    X("models.recency", T_STR, "profile", 0, 0,                                         \
+      "Recency decay of training pairs: relative to the profile's newest event "         \
+      "(profile), to the newest event overall (global), or none.")                       \
+    X("models.binary", T_NUM, "1", 0, 1,                                                 \
+      "1: item-kNN, EASE and content see each usable positive as 1; 0: as its "          \
+      "confidence.")                                                                     \
+    X("models.popular.half_life_days", T_NUM, "30", 0, 36500,                            \
+      "Popularity counts a profile's positive with this half-life from the newest "      \
+      "event (0 = no decay).")                                                           \
+    X("models.trending.window_days", T_NUM, "7", 0.01, 3650,                             \
+      "Trending: the short window of recent starts.")                                    \
+    X("models.trending.baseline_days", T_NUM, "90", 0.02, 36500,                         \
+      "Trending: the long baseline the short window is compared with.")                  \
+    X("models.trending.prior", T_NUM, "5", 0, 1e6,                                       \
+      "Trending: pseudo-count in the z-score (s - e) / sqrt(e + prior).")                \
+    X("models.knn.neighbours", T_NUM, "100", 1, 100000,                                  \
+      "Item-kNN: most similar titles kept per title.")                                   \
+    X("models.knn.shrink", T_NUM, "10", 0, 1e9,                                          \
+      "Item-kNN: shrinkage added to the cosine denominator.")                            \
+    X("models.ials.factors", T_NUM, "64", 1, 1024, "iALS: latent factors.")             \
+    X("models.ials.iters", T_NUM, "15", 1, 1000, "iALS: alternating iterations.")        \
+    X("models.ials.cg_steps", T_NUM, "2", 0, 1024,                                       \
+      "iALS: preconditioned conjugate-gradient steps per solve (0 = exact Cholesky "     \
+      "solves).")                                                                        \
+    X("models.ials.reg", T_NUM, "0.005", 0, 1e9,                                         \
+      "iALS: regularization lambda, scaled by (|I_u| + unobserved * |I|)^reg_exp.")      \
+    X("models.ials.reg_exp", T_NUM, "1", 0, 2,                                           \
+      "iALS: exponent nu of the frequency-scaled regularization (0 = plain lambda).")    \
+    X("models.ials.alpha", T_NUM, "1", 0, 1e9,                                           \
+      "iALS: weight per unit of confidence on an observed positive (target 1).")         \
+    X("models.ials.unobserved", T_NUM, "0.1", 0, 1e9,                                    \
+      "iALS: weight a0 of every unobserved (profile, title) pair (target 0).")          \
+    X("models.ials.negative", T_NUM, "1", 0, 1e9,                                        \
+      "iALS: weight per unit of negative strength on a negative pair (target 0).")       \
+    X("models.ials.init_std", T_NUM, "0.1", 0, 10,                                       \
+      "iALS: initial item factors ~ N(0, init_std / sqrt(factors)).")                    \
+    X("models.ease.lambda", T_NUM, "500", 0.000001, 1e12, "EASE: L2 regularization.")    \
+    X("models.ease.dropout", T_NUM, "0", 0, 0.99,                                        \
+      "EASE: emphasized-denoising dropout p (EDLAE, Steck 2020): adds p/(1-p) times "    \
+      "each title's own co-count to lambda (0 = plain EASE).")                           \
+    X("models.ease.max_titles", T_NUM, "20000", 0, 1000000,                              \
+      "EASE is skipped (with a message) above this many titles: it needs titles^2 "      \
+      "floats.")                                                                         \
+    X("models.ease.keep", T_NUM, "500", 0, 1000000,                                      \
+      "EASE: largest weights (by magnitude) kept per title in the bundle (0 = the dense " \
+      "matrix, titles^2 floats).")                                                       \
+    X("models.content.neighbours", T_NUM, "20", 1, 10000,                                \
+      "Cold start: content neighbours a title nobody has watched borrows its score "     \
+      "from.")                                                                           \
+    X("models.content.cold_weight", T_NUM, "1", 0, 100,                                  \
+      "Cold start: scale of a cold title's borrowed score (0 = no cold start).")         \
+    X("models.seed", T_NUM, "1", 0, 4294967295, "Seed of model initialization.")        \
+    X("models.validation", T_NUM, "0.1", 0, 0.5,                                         \
+      "Fraction of profiles `marquee train` holds out to choose the default model "      \
+      "(0 = no validation: iALS is the default).")                                       \
     X("server.bind", T_STR, "127.0.0.1", 0, 0,                                           \
       "Address `marquee serve` listens on (IPv4 or IPv6 literal; 0.0.0.0 for every "       \
       "interface).")                                                                     \

@@ -1,0 +1,272 @@
+/* numeric.c: small numeric pieces the models share: dot/axpy, a k x k Cholesky
+ * solve (used identically by the iALS exact user step and by fold-in, so the two
+ * agree to the last bit), CRC-32C for the bundle's checksums, a top-k heap, and the
+ * parallel-for that shares the thread budget with OpenBLAS. */
+#include "models_impl.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+float mq_dot(const float *a, const float *b, int k) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 4 <= k; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < k; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+void mq_axpy(float a, const float *x, float *y, int k) {
+    for (int i = 0; i < k; i++)
+        y[i] += a * x[i];
+}
+
+/* Cholesky A = L L' on the lower triangle of a row-major k x k matrix (rows are
+ * contiguous, so every inner product runs over contiguous memory), then the two
+ * triangular solves. The upper triangle is not read. */
+int mq_spd_solve(float *A, float *b, int k) {
+    for (int j = 0; j < k; j++) {
+        float *Lj = A + (size_t)j * k;
+        double s = (double)Lj[j] - mq_dot(Lj, Lj, j);
+        if (!(s > 0))
+            return j + 1;
+        float d = (float)sqrt(s);
+        Lj[j] = d;
+        for (int i = j + 1; i < k; i++) {
+            float *Li = A + (size_t)i * k;
+            Li[j] = (Li[j] - mq_dot(Li, Lj, j)) / d;
+        }
+    }
+    for (int i = 0; i < k; i++) { /* L z = b */
+        const float *Li = A + (size_t)i * k;
+        b[i] = (b[i] - mq_dot(Li, b, i)) / Li[i];
+    }
+    for (int i = k - 1; i >= 0; i--) { /* L' x = z */
+        float s = b[i];
+        for (int r = i + 1; r < k; r++)
+            s -= A[(size_t)r * k + i] * b[r];
+        b[i] = s / A[(size_t)i * k + i];
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- CRC-32C ---- */
+
+/* Castagnoli polynomial, reflected (as iSCSI and ext4 use it). Table-driven,
+ * slicing by 8; the SSE4.2 instruction when the CPU has it. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+                                                         size_t n) {
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+uint32_t mq_crc32c(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = data;
+    crc = ~crc;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.2"))
+        return ~crc_hw(crc, p, n);
+#endif
+    pthread_once(&crc_once, crc_init);
+    while (n >= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + 4, 4);
+        lo ^= crc;
+        crc = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^
+              crc_table[5][(lo >> 16) & 0xFF] ^ crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xFF] ^
+              crc_table[2][(hi >> 8) & 0xFF] ^ crc_table[1][(hi >> 16) & 0xFF] ^
+              crc_table[0][hi >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xFF];
+    return ~crc;
+}
+
+/* ------------------------------------------------------------------ heap ---- */
+
+/* a is worse than b: lower score, or equal score and higher index. */
+static bool worse(float sa, uint32_t ia, float sb, uint32_t ib) {
+    return sa < sb || (sa == sb && ia > ib);
+}
+
+static void sift_down(mq_heap *h, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && worse(h->s[l], h->i[l], h->s[m], h->i[m]))
+            m = l;
+        if (r < h->n && worse(h->s[r], h->i[r], h->s[m], h->i[m]))
+            m = r;
+        if (m == i)
+            return;
+        float ts = h->s[i];
+        uint32_t ti = h->i[i];
+        h->s[i] = h->s[m];
+        h->i[i] = h->i[m];
+        h->s[m] = ts;
+        h->i[m] = ti;
+        i = m;
+    }
+}
+
+void mq_heap_push(mq_heap *h, float s, uint32_t i) {
+    if (h->k == 0)
+        return;
+    if (h->n < h->k) { /* sift up */
+        size_t c = h->n++;
+        while (c > 0) {
+            size_t p = (c - 1) / 2;
+            if (!worse(s, i, h->s[p], h->i[p]))
+                break;
+            h->s[c] = h->s[p];
+            h->i[c] = h->i[p];
+            c = p;
+        }
+        h->s[c] = s;
+        h->i[c] = i;
+        return;
+    }
+    if (!worse(h->s[0], h->i[0], s, i))
+        return;
+    h->s[0] = s;
+    h->i[0] = i;
+    sift_down(h, 0);
+}
+
+size_t mq_heap_sort(mq_heap *h) {
+    size_t n = h->n;
+    /* Pop the worst to the back repeatedly: the array ends best first. */
+    while (h->n > 1) {
+        size_t last = --h->n;
+        float ts = h->s[0];
+        uint32_t ti = h->i[0];
+        h->s[0] = h->s[last];
+        h->i[0] = h->i[last];
+        h->s[last] = ts;
+        h->i[last] = ti;
+        sift_down(h, 0);
+    }
+    h->n = n;
+    return n;
+}
+
+size_t mq_topk(const float *scores, uint32_t n, size_t k, uint32_t *cols, float *out_scores) {
+    if (k == 0)
+        return 0;
+    float *s = out_scores ? out_scores : mq_malloc((k ? k : 1) * sizeof *s);
+    mq_heap h = {s, cols, 0, k};
+    for (uint32_t c = 0; c < n; c++) {
+        float v = scores[c];
+        if (v == -INFINITY || v != v)
+            continue;
+        if (h.n == h.k && !(v > h.s[0] || (v == h.s[0] && c < h.i[0])))
+            continue; /* fast path: not better than the current k-th */
+        mq_heap_push(&h, v, c);
+    }
+    size_t got = mq_heap_sort(&h);
+    if (!out_scores)
+        mq_free(s);
+    return got;
+}
+
+/* ---------------------------------------------------------- parallel for ---- */
+
+typedef struct {
+    mq_par_fn fn;
+    void *ud;
+    size_t n, chunk;
+    atomic_size_t next;
+} par_job;
+
+typedef struct {
+    par_job *job;
+    int tid;
+} par_arg;
+
+static void *par_worker(void *arg) {
+    par_arg *a = arg;
+    par_job *j = a->job;
+    for (;;) {
+        size_t b = atomic_fetch_add(&j->next, j->chunk);
+        if (b >= j->n)
+            break;
+        size_t e = b + j->chunk < j->n ? b + j->chunk : j->n;
+        j->fn(j->ud, b, e, a->tid);
+    }
+    return NULL;
+}
+
+int mq_parallel_threads(int threads) {
+    int t = threads > 0 ? threads : mq_threads_budget();
+    return t < 1 ? 1 : t > 256 ? 256 : t;
+}
+
+void mq_parallel_for(size_t n, size_t chunk, int threads, mq_par_fn fn, void *ud) {
+    if (n == 0)
+        return;
+    int t = mq_parallel_threads(threads);
+    if (chunk == 0)
+        chunk = 1;
+    size_t chunks = (n + chunk - 1) / chunk;
+    if ((size_t)t > chunks)
+        t = (int)chunks;
+    par_job job = {fn, ud, n, chunk, 0};
+    if (t == 1) {
+        par_arg a = {&job, 0};
+        par_worker(&a);
+        return;
+    }
+    /* Our threads each call BLAS on small blocks: one OpenBLAS thread per caller
+     * keeps the total at the budget. */
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    pthread_t tids[256];
+    par_arg args[256];
+    int started = 0;
+    for (int i = 1; i < t; i++) {
+        args[i] = (par_arg){&job, i};
+        if (pthread_create(&tids[i], NULL, par_worker, &args[i]) != 0)
+            break; /* the calling thread does the rest */
+        started = i;
+    }
+    args[0] = (par_arg){&job, 0};
+    par_worker(&args[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tids[i], NULL);
+    openblas_set_num_threads(blas_threads);
+}
