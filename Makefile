@@ -18,14 +18,18 @@ build: deps
 
 PORT ?= 8080
 
-# Prepares the demo world on first use, shows what the store holds, and serves
-# the API on localhost until interrupted.
+# Prepares the demo world and trains the models on first use, shows what the
+# store holds, and serves the API on localhost until interrupted.
 run: build
 	@if [ ! -f $(DATA)/marquee.db ]; then \
 	  echo "run: generating the demo world into $(DATA) (about 2 million events)"; \
 	  ./$(BUILD)/marquee --data $(DATA) synth || exit 1; \
 	fi
 	@./$(BUILD)/marquee --data $(DATA) stats
+	@if [ ! -f $(DATA)/bundle.mqb ]; then \
+	  echo "run: training the models"; \
+	  ./$(BUILD)/marquee --data $(DATA) train || exit 1; \
+	fi
 	@echo "run: serving on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
 	@exec ./$(BUILD)/marquee --data $(DATA) serve --port $(PORT)
 
