@@ -33,19 +33,26 @@ run: build
 	@echo "run: serving on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
 	@exec ./$(BUILD)/marquee --data $(DATA) serve --port $(PORT)
 
+# The PostgreSQL store and multi-node tests get a throwaway server for the run
+# (scripts/pg_test_server.sh: a temporary directory, loopback only, stopped on
+# exit); with MQ_TEST_POSTGRES already set, that server is used instead.
 test: build
-	@cd $(BUILD) && ctest --output-on-failure
+	@cd $(BUILD) && $(CURDIR)/scripts/pg_test_server.sh run ctest --output-on-failure
 
 # The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMQ_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 $(CURDIR)/scripts/pg_test_server.sh run \
+	  ctest --output-on-failure -L unit
 
 bench: build
 	@scripts/bench.sh $(BUILD)
 	@scripts/bench_ingest.sh $(BUILD)
+	@scripts/bench_postgres.sh $(BUILD)
 	@scripts/bench_models.sh $(BUILD)
+	@scripts/bench_rank.sh $(BUILD)
+	@scripts/bench_page.sh $(BUILD)
 
 # Regenerates the docs that are printed by the binary itself.
 docs: build

@@ -6,8 +6,11 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libjansson-dev libsqlite3-dev libmicrohttpd-dev
+  libpq-dev postgresql
   libopenblas-dev liblapacke-dev
+  libxgboost-dev
   libcriterion-dev
+  wrk  # the homepage benchmark (scripts/bench_page.sh)
 )
 
 missing=()

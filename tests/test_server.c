@@ -817,6 +817,13 @@ Test(server, openapi_matches_the_route_table) {
                          id, strchr(brace, '}') + 1);
             else
                 snprintf(path, sizeof path, "%s", spec[k].path);
+            /* A second path parameter ({title} of /v1/profiles/{id}/titles/{title}). */
+            char *second = strstr(path, "{title}");
+            if (second) {
+                char tail[256];
+                snprintf(tail, sizeof tail, "%s", second + 7);
+                snprintf(second, sizeof path - (size_t)(second - path), "t1%s", tail);
+            }
             const char *body = NULL;
             if (strcmp(path, "/v1/events") == 0)
                 body = "[" EV("o1", "p1", "list_add", ",\"title\":\"t1\"") "]";
@@ -825,8 +832,11 @@ Test(server, openapi_matches_the_route_table) {
             else if (strcmp(spec[k].method, "PUT") == 0)
                 body = strstr(path, "titles") ? "{\"name\":\"T\"}" : "{}";
             resp r = SEND(s.port, spec[k].method, path, body);
-            cr_assert(r.status >= 200 && r.status < 300, "%s %s answered %d: %s", spec[k].method,
-                      path, r.status, r.body);
+            /* The model endpoints (api_rank.c) need a trained bundle: before one is
+             * published their documented answer is 503 saying how to make one. */
+            bool no_bundle = r.status == 503 && r.body && strstr(r.body, "marquee train");
+            cr_assert((r.status >= 200 && r.status < 300) || no_bundle, "%s %s answered %d: %s",
+                      spec[k].method, path, r.status, r.body);
             resp_free(&r);
         }
     }

@@ -94,7 +94,14 @@ static const mq_command commands[] = {
       {"time", "T", "time split: train before this RFC 3339 time"},
       {"include-seen", NULL, "also rank titles in the given history"},
       {"repeats", "N", "strong: average over N hold-out draws of the same profiles (default 1)"},
-      {"json", NULL, "print JSON"}},
+      {"json", NULL, "print JSON"},
+      /* asset bandits (issue 7; cmd_eval_assets.c, docs/assets.md) */
+      {"assets", NULL, "evaluate the artwork bandits instead: replay and SNIPS on the log"},
+      {"simulate", NULL, "with --assets: online simulation against the synthetic world"},
+      {"slot", "S", "with --assets: artwork (default) or synopsis"},
+      /* the homepage (issue 6; cmd_eval_page.c, docs/page.md) */
+      {"page", NULL, "the homepage's first-screen hit rate on the global time split"},
+      {"plays", "N", "with --page: held-out plays scored, at most (default 3000)"}},
      mq_cmd_eval},
     {"recommend", "batch recommendations from the current bundle",
      "recommend (--profiles FILE | --profile ID) [-k N] [--model NAME] [--format csv|text|json]",
@@ -125,6 +132,44 @@ static const mq_command commands[] = {
      {{"bind", "ADDR", "address to listen on (default: server.bind, 127.0.0.1)"},
       {"port", "N", "TCP port (default: server.port, 8080; 0 = any free port)"}},
      mq_cmd_serve},
+    /* the homepage (issue 6; cmd_page.c, cmd_simulate.c, docs/page.md) */
+    {"page", "print a profile's personalized homepage",
+     "page --profile ID [--device tv|phone|tablet|web] [--rows N] [--items N]\n"
+     "       [--policy full|no-ranker|template|popular] [--json]",
+     "Assembles the profile's homepage as `marquee serve` does (GET\n"
+     "/v1/profiles/ID/homepage): candidate rows scored and chosen one position at a\n"
+     "time, titles ordered by the ranker, from the store's catalogue, the profile's\n"
+     "state rebuilt from its events, and DIR/bundle.mqb. Prints the rows with their\n"
+     "captions, evidence and titles with their match, or --json as the API does.",
+     0, 0,
+     {{"profile", "ID", "the profile (external id)"},
+      {"device", "D", "tv (default), phone, tablet or web: the device's format"},
+      {"rows", "N", "rows (default: the device's)"},
+      {"items", "N", "titles per row (default: the device's)"},
+      {"policy", "P", "page policy (default page.policy)"},
+      {"json", NULL, "print the API's JSON"}},
+     mq_cmd_page},
+    {"simulate", "simulated members browse marquee's homepages: time to play per page policy",
+     "simulate [--sessions N] [--seed N] [--policies LIST] [--svg FILE] [--json]",
+     "Regenerates the synthetic world from the store's ground truth and lets its\n"
+     "members, with the world's true tastes, open the homepage marquee assembles for\n"
+     "them (in process, as the server does) and browse it: row by row, left to right,\n"
+     "up to the device's visible titles (sometimes scrolling along), each row glance\n"
+     "and title look costing simulated seconds (simulate.*), playing a title when the\n"
+     "ground truth's attraction says so, giving up after simulate.patience_s. Their\n"
+     "impressions, scrolls and plays go back into the live state, so the pages learn\n"
+     "as they go. Each page policy sees the same members at the same times with the\n"
+     "same random draws. Reports per policy: share of sessions that play within\n"
+     "simulate.target_s, median time to play, take rate, watch minutes per session\n"
+     "and Effective Catalog Size; writes an SVG of time to play with --svg.\n"
+     "Needs `marquee synth` and `marquee train` first.",
+     0, 0,
+     {{"sessions", "N", "sessions per policy (default simulate.sessions)"},
+      {"seed", "N", "random seed (default simulate.seed)"},
+      {"policies", "LIST", "comma-separated page policies (default popular,template,no-ranker,full)"},
+      {"svg", "FILE", "write the time-to-play chart (SVG) to FILE"},
+      {"json", NULL, "print JSON"}},
+     mq_cmd_simulate},
 };
 
 static void print_main_help(FILE *f) {
@@ -134,6 +179,8 @@ static void print_main_help(FILE *f) {
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nglobal flags:\n"
                "  --data DIR     data directory (default ./marquee-data, or $MARQUEE_DATA)\n"
+               "  --store URL    a shared PostgreSQL store (postgres://user@host:port/db)\n"
+               "                 instead of SQLite in the data directory ($MARQUEE_STORE)\n"
                "  --SETTING V    any configuration setting (`marquee config` lists them)\n"
                "  --help         this text; `marquee COMMAND --help` explains a command\n"
                "\nexit codes: 0 success, 1 failure, 2 usage error\n");
@@ -153,7 +200,8 @@ static void print_cmd_help(const mq_command *c, FILE *f) {
 }
 
 const char *mq_cli_store(const mq_cli *cli) {
-    return cli->data_dir;
+    const char *url = cli->config ? mq_config_str(cli->config, "store") : NULL;
+    return url && *url ? url : cli->data_dir;
 }
 
 const char *mq_cli_flag(const mq_cli *cli, const char *name) {

@@ -46,7 +46,8 @@ typedef struct mq_command {
 
 int mq_cli_main(int argc, char **argv);
 
-/* The store every subcommand opens (today the data directory, SQLite). */
+/* The store every subcommand opens: the `store` setting (--store URL,
+ * MARQUEE_STORE) when set, else the data directory (SQLite). */
 const char *mq_cli_store(const mq_cli *cli);
 
 /* Flag access for subcommands. */
@@ -64,10 +65,21 @@ int mq_cmd_synth(mq_cli *cli);
 int mq_cmd_import(mq_cli *cli);
 int mq_cmd_stats(mq_cli *cli);
 int mq_cmd_config(mq_cli *cli);
-int mq_cmd_serve(mq_cli *cli);
 int mq_cmd_train(mq_cli *cli);
 int mq_cmd_eval(mq_cli *cli);
+int mq_cmd_eval_assets(mq_cli *cli); /* eval --assets (cmd_eval_assets.c) */
 int mq_cmd_recommend(mq_cli *cli);
+/* train: the ranker and match score after the candidate models (cmd_train_rank.c);
+ * eval --protocol time: the ranker against the best model (cmd_eval_rank.c). */
+struct mq_store;
+struct mq_matrix_opts;
+struct mq_train_params;
+struct mq_bundle;
+int mq_cmd_train_rank(mq_cli *cli, struct mq_store *s, const struct mq_matrix_opts *mo,
+                      const struct mq_train_params *tp, struct mq_bundle *b, bool quiet,
+                      json_t **report, mq_err *err);
+int mq_cmd_eval_rank(mq_cli *cli, struct mq_store *s, struct mq_bundle *before_t,
+                     int64_t t_ms, double t_quantile, bool json, json_t **report);
 
 /* Training progress for train and eval (cmd_train.c): a bar with model,
  * iteration, loss and ETA on a terminal; a line per fitted model unless quiet.
@@ -81,5 +93,11 @@ typedef struct mq_cli_progress {
     bool active;
 } mq_cli_progress;
 void mq_cli_train_progress(void *ud, const struct mq_train_event *ev);
+int mq_cmd_serve(mq_cli *cli);
+/* The homepage (issue 6): cmd_page.c, cmd_simulate.c, and eval --page
+ * (cmd_eval_page.c). */
+int mq_cmd_page(mq_cli *cli);
+int mq_cmd_simulate(mq_cli *cli);
+int mq_cmd_eval_page(mq_cli *cli);
 
 #endif

@@ -5,6 +5,7 @@
  * flag, so a search is a loop over `marquee eval --split validation`. */
 #include "cli.h"
 #include "eval/eval.h"
+#include "rank/rank.h"
 
 #include <string.h>
 
@@ -28,7 +29,13 @@ static bool parse_ks(const char *s, mq_eval_opts *o) {
 }
 
 int mq_cmd_eval(mq_cli *cli) {
+    /* --- asset bandits (issue 7): replay / simulation, in cmd_eval_assets.c --- */
+    if (mq_cli_has(cli, "assets"))
+        return mq_cmd_eval_assets(cli);
     /* --- end asset bandits --- */
+    /* --- the homepage (issue 6): first-screen hit rate, in cmd_eval_page.c --- */
+    if (mq_cli_has(cli, "page"))
+        return mq_cmd_eval_page(cli);
     bool json = mq_cli_has(cli, "json");
     mq_err err = {0};
     mq_eval_opts o;
@@ -134,18 +141,36 @@ int mq_cmd_eval(mq_cli *cli) {
     }
     mq_eval_result res[MQ_MODEL_COUNT];
     mq_cli_progress tp = {.prefix = "eval", .quiet = json};
+    /* --- the ranker (issue 5): on the time split's test part, it ranks against the
+     * best single model with the bundle fitted before T (cmd_eval_rank.c) --- */
+    bool with_ranker = o.protocol == MQ_PROTO_TIME && o.split == MQ_SPLIT_TEST;
+    mq_bundle *before_t = NULL;
+    json_t *rank_json = NULL;
+    /* --- end ranker --- */
     if (mq_eval_run(sp, &p, models, &o, mq_cli_train_progress, &tp, res,
-                    NULL, &err)) {
+                    with_ranker ? &before_t : NULL, &err)) {
         mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
         goto out;
     }
     if (!json)
         mq_eval_print(stdout, sp, res, models);
+    if (with_ranker && before_t) {
+        int rr = mq_cmd_eval_rank(cli, s, before_t, o.time_ms, o.time_quantile, json, &rank_json);
+        mq_bundle_destroy(before_t);
+        if (rr != MQ_EXIT_OK) {
+            rc = rr;
+            goto out;
+        }
+    }
     if (json) {
         json_t *j = mq_eval_json(sp, res, models);
+        if (rank_json)
+            json_object_set_new(j, "ranker", rank_json);
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
         json_decref(j);
+    } else {
+        json_decref(rank_json);
     }
     rc = MQ_EXIT_OK;
 out:

@@ -89,7 +89,7 @@ int mq_cmd_import(mq_cli *cli) {
 
     mq_err err = {0};
     mq_store *s;
-    if (mq_store_open(cli->data_dir, MQ_STORE_BULK, &s, &err))
+    if (mq_store_open(mq_cli_store(cli), MQ_STORE_BULK, &s, &err))
         return mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
     mq_import_report r;
     int rc = kinds[k].fn(s, path, &o, &r, &err);

@@ -5,10 +5,12 @@
 int mq_cmd_stats(mq_cli *cli) {
     mq_err err = {0};
     mq_store *s;
-    if (mq_store_open(cli->data_dir, MQ_STORE_DEFAULT, &s, &err))
+    if (mq_store_open(mq_cli_store(cli), MQ_STORE_DEFAULT, &s, &err))
         return mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
     mq_store_stats st;
     int rc = mq_store_stats_get(s, &st, &err);
+    char where[512];
+    snprintf(where, sizeof where, "%s (%s)", mq_store_target(s), mq_store_backend(s));
     mq_store_close(s);
     if (rc)
         return mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
@@ -33,7 +35,7 @@ int mq_cmd_stats(mq_cli *cli) {
         json_decref(o);
         return MQ_EXIT_OK;
     }
-    printf("store     %s (%s)\n", cli->data_dir, "sqlite");
+    printf("store     %s\n", where);
     printf("titles    %llu\nprofiles  %llu\nevents    %llu\n", (unsigned long long)st.titles,
            (unsigned long long)st.profiles, (unsigned long long)st.events);
     for (int t = 0; t < MQ_EV_COUNT; t++)

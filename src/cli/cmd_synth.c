@@ -55,6 +55,7 @@ int mq_cmd_synth(mq_cli *cli) {
         p.sessions = (double)sessions;
 
     mq_synth_opts o = {.data_dir = cli->data_dir,
+                       .store = mq_cli_store(cli),
                        .export_dir = mq_cli_flag(cli, "export"),
                        .force = mq_cli_has(cli, "force"),
                        .progress = true,

@@ -97,7 +97,7 @@ int mq_cmd_train(mq_cli *cli) {
     mq_store *s = NULL;
     mq_matrix *m = NULL;
     mq_bundle *b = NULL;
-    json_t *vtable = NULL;
+    json_t *vtable = NULL, *rank_json = NULL;
     int rc = MQ_EXIT_FAIL;
     if (mq_store_open(mq_cli_store(cli), MQ_STORE_DEFAULT, &s, &err)) {
         mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
@@ -145,6 +145,12 @@ int mq_cmd_train(mq_cli *cli) {
     mq_bundle_set_default_model(b, best);
     if (vtable)
         mq_bundle_meta_set(b, "validation", json_incref(vtable));
+    /* --- the ranker and the match score (issue 5; cmd_train_rank.c) --- */
+    if (mq_cmd_train_rank(cli, s, &mo, &p, b, json, &rank_json, &err)) {
+        mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
+        goto out;
+    }
+    /* --- end ranker --- */
     char path[4200];
     if (mq_bundle_publish(b, cli->data_dir, s, path, sizeof path, &err)) {
         mq_cli_fail(cli, MQ_EXIT_FAIL, "%s (the previous bundle, if any, is unchanged)", err.msg);
@@ -170,6 +176,8 @@ int mq_cmd_train(mq_cli *cli) {
                                     json_pack("{s:f}", "seconds", rep.seconds[k]));
         }
         json_object_set_new(o, "models", models);
+        if (rank_json)
+            json_object_set_new(o, "ranker", json_incref(rank_json));
         if (mq_bundle_has(b, MQ_MODEL_IALS)) {
             json_t *loss = json_array();
             for (int i = 0; i < rep.ials_iters; i++)
@@ -200,6 +208,7 @@ int mq_cmd_train(mq_cli *cli) {
     rc = MQ_EXIT_OK;
 out:
     json_decref(vtable);
+    json_decref(rank_json);
     mq_bundle_destroy(b);
     mq_matrix_destroy(m);
     mq_store_close(s);

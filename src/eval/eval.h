@@ -133,5 +133,130 @@ json_t *mq_eval_json(const mq_split *sp, const mq_eval_result *res, unsigned mod
  * NaN when the result has no such metric. */
 double mq_eval_metric(const mq_eval_result *r, const char *name);
 
+/* ====================================================== asset bandits ====
+ * Evaluation of the artwork and synopsis bandits (src/assets; docs/assets.md).
+ * Files: assets_common.c, assets_replay.c, assets_online.c (and their internal
+ * header assets_eval_impl.h).
+ *
+ *   replay   the policies side by side on the store's log: the first train_frac
+ *            of the impressions warm them, the rest are replayed (Li et al. 2011)
+ *            and weighted (SNIPS), with the policies learning from matched
+ *            impressions and, separately, frozen at the split. With a synthetic
+ *            world's ground truth in the store, each row also has the truth: the
+ *            world's expected take rate of the same policy on the same impressions;
+ *   online   the simulation (needs the ground truth): every logged impression is
+ *            shown again with each policy's own choice, the behaviour model
+ *            decides whether the member plays (common random numbers across
+ *            policies), and the policy learns from that. Take rate, lift and
+ *            regret against the oracle that knows each member's response, by day.
+ */
+#include "assets/assets.h"
+
+#define MQ_ASSETS_EVAL_POLICIES 8
+
+typedef struct mq_assets_eval_opts {
+    mq_asset_slot slot; /* artwork (default) or synopsis */
+    double train_frac;  /* replay: share of the impressions that warm the policies (0.5) */
+    uint64_t seed;      /* the policies' and the simulation's random streams */
+    double z;           /* interval width in standard errors (1.96) */
+    bool progress;      /* progress bars on a terminal */
+} mq_assets_eval_opts;
+
+void mq_assets_eval_opts_default(mq_assets_eval_opts *o);
+
+typedef struct mq_assets_replay_row {
+    char name[24];
+    mq_asset_policy policy;
+    double epsilon;
+    mq_estimate replay, snips;               /* learning from matched impressions */
+    mq_estimate frozen_replay, frozen_snips; /* frozen at the split */
+    double truth, frozen_truth;              /* ground truth (NaN without it) */
+} mq_assets_replay_row;
+
+typedef struct mq_assets_replay_report {
+    mq_asset_slot slot;
+    uint64_t impressions, train, test, uniform, skipped;
+    int64_t split_ms;
+    double logged_rate; /* mean reward of the replayed impressions as logged */
+    bool have_truth;
+    double seconds;
+    size_t n;
+    mq_assets_replay_row rows[MQ_ASSETS_EVAL_POLICIES];
+} mq_assets_replay_report;
+
+/* `p` gives every setting but the policy and epsilon, which each row sets. */
+int mq_assets_eval_replay(mq_store *s, const mq_assets_params *p, const mq_assets_eval_opts *o,
+                          mq_assets_replay_report *r, mq_err *err);
+void mq_assets_replay_print(FILE *f, const mq_assets_replay_report *r);
+json_t *mq_assets_replay_json(const mq_assets_replay_report *r);
+
+typedef struct mq_assets_online_row {
+    char name[24];
+    double impressions, plays, expected, regret;   /* totals; expected = sum of P(play) */
+    double *day_plays, *day_expected, *day_regret; /* per day */
+} mq_assets_online_row;
+
+typedef struct mq_assets_online_report {
+    mq_asset_slot slot;
+    int n_days;
+    int64_t start_ms;
+    double impressions, oracle; /* impressions, and the oracle's expected plays */
+    double *day_impressions;
+    double seconds;
+    size_t n;
+    mq_assets_online_row rows[MQ_ASSETS_EVAL_POLICIES];
+} mq_assets_online_report;
+
+/* The caller frees the report's arrays with mq_assets_online_free. */
+int mq_assets_eval_online(mq_store *s, const mq_assets_params *p, const mq_assets_eval_opts *o,
+                          mq_assets_online_report *r, mq_err *err);
+void mq_assets_online_free(mq_assets_online_report *r);
+void mq_assets_online_print(FILE *f, const mq_assets_online_report *r);
+json_t *mq_assets_online_json(const mq_assets_online_report *r);
+/* An SVG chart of each policy's regret as a share of random's, by day. */
+int mq_assets_online_svg(const mq_assets_online_report *r, const char *path, mq_err *err);
+/* ================================================== end asset bandits ==== */
+
+/* ========================================================= the homepage ====
+ * The first-screen hit rate of DESIGN.md's page metrics (page_hit.c): on the
+ * global time split (train before T, the 90th percentile of event times), the
+ * share of held-out plays (play_start events after T) whose title is within the
+ * first page.screen_rows x page.screen_cols of the page assembled for the
+ * profile just before the play, on a TV, with the live state of everything
+ * before it; for each page policy. Plays are sampled evenly when there are more
+ * than max_plays. Also reported for "new" plays (titles the profile had never
+ * played), where Continue Watching cannot help. */
+#include "page/page.h"
+
+typedef struct mq_page_eval_opts {
+    double quantile;   /* T as a quantile of event times (0.9) */
+    int64_t time_ms;   /* T itself; 0 = from the quantile */
+    size_t max_plays;  /* held-out plays scored, at most */
+    unsigned policies; /* mask of 1 << mq_page_policy */
+    mq_device device;
+} mq_page_eval_opts;
+
+typedef struct mq_page_eval_row {
+    mq_page_policy policy;
+    size_t plays, hits, new_plays, new_hits;
+    double hit_rate, new_hit_rate;
+} mq_page_eval_row;
+
+typedef struct mq_page_eval_report {
+    int64_t time_ms;
+    size_t held_out;   /* play_start events after T */
+    size_t n;
+    mq_page_eval_row rows[MQ_PAGE_POLICY_COUNT];
+    double train_seconds, seconds;
+} mq_page_eval_report;
+
+/* Fits a bundle on the events before T (models p, matrix options mo), then
+ * replays the events after T. */
+int mq_eval_first_screen(mq_store *s, const mq_train_params *p, const mq_matrix_opts *mo,
+                         const mq_page_params *pp, const mq_page_eval_opts *o,
+                         mq_page_eval_report *r, mq_err *err);
+void mq_page_eval_print(FILE *f, const mq_page_eval_report *r, const mq_page_params *pp);
+json_t *mq_page_eval_json(const mq_page_eval_report *r, const mq_page_params *pp);
+/* ===================================================== end the homepage ==== */
 
 #endif

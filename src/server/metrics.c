@@ -142,4 +142,37 @@ void mq_metrics_render(mq_server *srv, mq_buf *b) {
                   "# TYPE marquee_live_state_bytes gauge\n"
                   "marquee_live_state_bytes %zu\n",
                   mq_state_profile_count(srv->state), mq_state_memory(srv->state));
+    mq_buf_printf(b,
+                  "# HELP marquee_events_followed_total Events other nodes (or processes) "
+                  "committed, folded into this node's live state.\n"
+                  "# TYPE marquee_events_followed_total counter\n"
+                  "marquee_events_followed_total %llu\n"
+                  "# HELP marquee_store_notices_total Notices received from the store "
+                  "(PostgreSQL LISTEN/NOTIFY).\n"
+                  "# TYPE marquee_store_notices_total counter\n"
+                  "marquee_store_notices_total %llu\n"
+                  "# HELP marquee_store_follow_failures_total Failed attempts to wait for "
+                  "notices or to follow the log (the store unreachable).\n"
+                  "# TYPE marquee_store_follow_failures_total counter\n"
+                  "marquee_store_follow_failures_total %llu\n"
+                  "# HELP marquee_store_up 1 while the store answers this node's follower.\n"
+                  "# TYPE marquee_store_up gauge\n"
+                  "marquee_store_up %d\n"
+                  "# HELP marquee_bundle_version Version of the store blob \"bundle\" being "
+                  "served (0: none).\n"
+                  "# TYPE marquee_bundle_version gauge\n"
+                  "marquee_bundle_version %lld\n"
+                  "# HELP marquee_bundle_swaps_total Bundles loaded, verified and swapped in.\n"
+                  "# TYPE marquee_bundle_swaps_total counter\n"
+                  "marquee_bundle_swaps_total %llu\n"
+                  "# HELP marquee_bundle_failures_total Bundles refused as torn or corrupt "
+                  "(the previous one kept serving).\n"
+                  "# TYPE marquee_bundle_failures_total counter\n"
+                  "marquee_bundle_failures_total %llu\n",
+                  (unsigned long long)atomic_load(&m->events_followed),
+                  (unsigned long long)atomic_load(&m->notices),
+                  (unsigned long long)atomic_load(&m->follow_failures),
+                  atomic_load(&m->store_up), (long long)atomic_load(&srv->bundle_version),
+                  (unsigned long long)atomic_load(&m->bundle_swaps),
+                  (unsigned long long)atomic_load(&m->bundle_failures));
 }

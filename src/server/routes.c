@@ -594,6 +594,54 @@ static mq_hres h_state(mq_req *r) {
     return MQ_H_DONE;
 }
 
+/* ----------------------------------------------------------------- bundle ---- */
+
+/* GET /v1/bundle: which bundle this node serves (its store version, when it was
+ * loaded, its models and metadata) and its ten most popular titles, read from
+ * the bundle itself. The request holds a reference for its whole duration, so a
+ * swap in the middle changes nothing for it. */
+static mq_hres h_bundle(mq_req *r) {
+    mq_served_bundle *sb = mq_server_bundle_acquire(r->srv);
+    json_t *o = json_object();
+    if (!sb) {
+        json_object_set_new(o, "version", json_null());
+        json_object_set_new(o, "message",
+                            json_string("no bundle is served yet: `marquee train` publishes one "
+                                        "and every node loads it"));
+        mq_req_json(r, 200, o);
+        return MQ_H_DONE;
+    }
+    const mq_bundle *b = sb->b;
+    char when[32];
+    mq_time_format_rfc3339(sb->loaded_ms, when, sizeof when);
+    json_object_set_new(o, "version", json_integer(sb->version));
+    json_object_set_new(o, "loaded_at", json_string(when));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)sb->bytes));
+    json_object_set_new(o, "titles", json_integer(mq_bundle_n_titles(b)));
+    json_t *models = json_array();
+    for (int k = 0; k < MQ_MODEL_COUNT; k++)
+        if (mq_bundle_has(b, (mq_model_kind)k))
+            json_array_append_new(models, json_string(mq_model_name((mq_model_kind)k)));
+    json_object_set_new(o, "models", models);
+    json_object_set_new(o, "default_model",
+                        json_string(mq_model_name(mq_bundle_default_model(b))));
+    json_t *meta = json_loads(mq_bundle_meta(b), 0, NULL);
+    json_object_set_new(o, "meta", meta ? meta : json_null());
+    uint32_t n = mq_bundle_n_titles(b), cols[10];
+    float scores[10];
+    const float *pop = mq_bundle_popularity(b);
+    json_t *top = json_array();
+    size_t k = pop && n ? mq_topk(pop, n, 10, cols, scores) : 0;
+    for (size_t i = 0; i < k; i++) {
+        const char *ext = mq_bundle_title_ext(b, cols[i]);
+        json_array_append_new(top, json_string(ext ? ext : ""));
+    }
+    json_object_set_new(o, "popular", top);
+    mq_server_bundle_release(sb);
+    mq_req_json(r, 200, o);
+    return MQ_H_DONE;
+}
+
 /* ------------------------------------------------------------ route table ---- */
 
 const mq_route mq_routes[] = {
@@ -613,6 +661,14 @@ const mq_route mq_routes[] = {
     {"POST", "/v1/profiles/{id}/thumbs", h_thumbs,
      "Thumbs up, down or none on a title; effective at once"},
     {"GET", "/v1/profiles/{id}/state", h_state, "The profile's live state"},
+    {"GET", "/v1/profiles/{id}/recommendations", mq_h_recommendations,
+     "The profile's ranked titles with score, match and reasons (api_rank.c)"},
+    {"GET", "/v1/profiles/{id}/titles/{title}", mq_h_profile_title,
+     "One title for one profile: match, reasons, labels, more like this (api_rank.c)"},
+    {"GET", "/v1/profiles/{id}/homepage", mq_h_homepage,
+     "The profile's personalized homepage: rows of titles with match, assets and evidence"},
+    {"GET", "/v1/bundle", h_bundle,
+     "The bundle this node serves: store version, models, metadata, most popular titles"},
 };
 
 const size_t mq_n_routes = MQ_ARRAY_LEN(mq_routes);

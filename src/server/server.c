@@ -1,6 +1,7 @@
 /* server.c: the server's life cycle and its glue to libmicrohttpd. Start opens the
- * store (a writer handle and a read handle), rebuilds the live state from the
- * event log, starts the writer and the listener. Each request gets an mq_req on
+ * store (a writer handle, a read handle and one that listens for other nodes),
+ * rebuilds the live state from the event log, loads the store's bundle, starts
+ * the writer, the follower (follow.c) and the listener. Each request gets an mq_req on
  * its first callback; the route is chosen there (so 404, 405 and an oversized
  * Content-Length are answered before any body is read), the body is collected
  * under the configured cap, and the route's handler runs once the body is
@@ -20,12 +21,16 @@ void mq_server_options_from_config(mq_server_options *o, const mq_config *c,
                                    const char *data_dir) {
     memset(o, 0, sizeof *o);
     o->data_dir = data_dir;
+    const char *store = mq_config_str(c, "store");
+    o->store = store && *store ? store : NULL;
+    o->poll_ms = (int)mq_config_num(c, "server.poll_ms");
     o->bind = mq_config_str(c, "server.bind");
     o->port = (int)mq_config_num(c, "server.port");
     o->threads = (int)mq_config_num(c, "server.threads");
     o->body_limit = (size_t)mq_config_num(c, "server.body_limit");
     o->commit_window_us = (int)mq_config_num(c, "server.commit_window_us");
     mq_semantics_from_config(&o->sem, c);
+    o->config = c;
 }
 
 size_t mq_server_route_count(void) {
@@ -50,6 +55,7 @@ void mq_server_set_title_name(mq_server *srv, uint32_t id, const char *ext_id) {
     mq_free(srv->title_names.items[id]);
     srv->title_names.items[id] = ext_id ? mq_strdup(ext_id) : NULL;
     pthread_rwlock_unlock(&srv->names_lock);
+    atomic_fetch_add(&srv->titles_version, 1); /* the page's catalogue reloads */
 }
 
 /* ---------------------------------------------------------------- replies ---- */
@@ -118,8 +124,10 @@ const char *mq_req_query(mq_req *r, const char *name) {
 
 /* Matches a path against a pattern whose "{...}" segments match one non-empty
  * segment, copied to param. */
-static bool match(const char *pattern, const char *url, char *param, size_t n) {
+static bool match(const char *pattern, const char *url, char *param, char *param2, size_t n) {
     const char *p = pattern, *u = url;
+    int k = 0; /* the first {...} goes to param, the second to param2 */
+    param2[0] = '\0';
     while (*p && *u) {
         if (*p == '{') {
             const char *pe = strchr(p, '}');
@@ -127,8 +135,9 @@ static bool match(const char *pattern, const char *url, char *param, size_t n) {
             size_t len = (size_t)(ue - u);
             if (!pe || len == 0 || len >= n)
                 return false;
-            memcpy(param, u, len);
-            param[len] = '\0';
+            char *dst = k++ ? param2 : param;
+            memcpy(dst, u, len);
+            dst[len] = '\0';
             p = pe + 1;
             u = ue;
         } else if (*p++ != *u++) {
@@ -140,16 +149,17 @@ static bool match(const char *pattern, const char *url, char *param, size_t n) {
 
 /* Route index; -1 when no pattern matches (404), -2 when the path matches but
  * not the method (405, `allow` lists the methods that would). */
-static int find_route(const char *url, const char *method, char *param, char *allow,
-                      size_t allow_n) {
+static int find_route(const char *url, const char *method, char *param, char *param2,
+                      char *allow, size_t allow_n) {
     bool path_ok = false;
     allow[0] = '\0';
     for (size_t i = 0; i < mq_n_routes; i++) {
-        char tmp[MQ_PARAM_MAX];
-        if (!match(mq_routes[i].pattern, url, tmp, sizeof tmp))
+        char tmp[MQ_PARAM_MAX], tmp2[MQ_PARAM_MAX];
+        if (!match(mq_routes[i].pattern, url, tmp, tmp2, sizeof tmp))
             continue;
         if (strcmp(mq_routes[i].method, method) == 0) {
             strcpy(param, tmp);
+            strcpy(param2, tmp2);
             return (int)i;
         }
         path_ok = true;
@@ -176,7 +186,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&srv->active, 1);
         *con_cls = r;
         char allow[128];
-        int route = find_route(url, method, r->param, allow, sizeof allow);
+        int route = find_route(url, method, r->param, r->param2, allow, sizeof allow);
         if (route == -1) {
             mq_req_error(r, MHD_HTTP_NOT_FOUND,
                          "%s: no such endpoint (docs/openapi.yaml lists the API)", url);
@@ -269,7 +279,11 @@ static int load_title_name(void *ud, const mq_title *t) {
 }
 
 static int replay_event(void *ud, const mq_event *e) {
-    mq_state_apply(ud, e);
+    mq_server *srv = ud;
+    mq_state_apply(srv->state, e);
+    if (e->title_id && e->title && (e->title_id >= srv->title_names.len ||
+                                    !srv->title_names.items[e->title_id]))
+        mq_server_set_title_name(srv, e->title_id, e->title);
     return 0;
 }
 
@@ -306,28 +320,39 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     pthread_rwlock_init(&srv->names_lock, NULL);
     pthread_mutex_init(&srv->writer.mu, NULL);
     pthread_cond_init(&srv->writer.wake, NULL);
+    pthread_mutex_init(&srv->bundle_mu, NULL);
+    pthread_mutex_init(&srv->pages_mu, NULL);
     int rc;
     struct sockaddr_storage ss;
     bool v6 = false;
     if ((rc = listen_addr(srv->bind, o->port, &ss, &v6, err)))
         goto fail;
-    if ((rc = mq_store_open(o->data_dir, MQ_STORE_DEFAULT, &srv->writer.store, err)) ||
-        (rc = mq_store_open(o->data_dir, MQ_STORE_DEFAULT, &srv->reader, err)))
+    const char *target = o->store ? o->store : o->data_dir;
+    if ((rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->writer.store, err)) ||
+        (rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->reader, err)) ||
+        (rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->listener, err)))
         goto fail;
+    mq_log(MQ_LOG_INFO, "store: %s (%s)", mq_store_target(srv->writer.store),
+           mq_store_backend(srv->writer.store));
 
-    /* The live state is not persisted: it is rebuilt from the log, in log order. */
+    /* The live state is not persisted: it is rebuilt from the log, in commit
+     * order. Following the log from nothing visits every event; later follows
+     * (follow.c) visit what other nodes commit after this. */
     double t0 = mq_mono_s();
     srv->state = mq_state_create(&o->sem);
     if ((rc = mq_store_each_title(srv->writer.store, load_title_name, srv, err)) ||
-        (rc = mq_store_each_event(srv->writer.store, &MQ_EVENT_FILTER_ALL, replay_event,
-                                  srv->state, err))) {
+        (rc = mq_store_follow_events(srv->writer.store, replay_event, srv, err))) {
         mq_err_prefix(err, "rebuilding the live state");
         goto fail;
     }
     mq_log(MQ_LOG_INFO, "live state: %zu profiles rebuilt from the event log in %.2f s",
            mq_state_profile_count(srv->state), mq_mono_s() - t0);
+    mq_server_bundle_refresh(srv, srv->listener);
+    if (!atomic_load(&srv->bundle_version))
+        mq_log(MQ_LOG_INFO, "no bundle served yet: `marquee train` publishes one");
 
-    if ((rc = mq_writer_start(srv, err)))
+    if ((rc = mq_server_pages_start(srv, err)) || (rc = mq_writer_start(srv, err)) ||
+        (rc = mq_follow_start(srv, err)))
         goto fail;
     unsigned threads = (unsigned)(o->threads > 0 ? o->threads : mq_threads_budget());
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
@@ -374,6 +399,7 @@ void mq_server_stop(mq_server *srv) {
     if (atomic_load(&srv->active) > 0)
         mq_log(MQ_LOG_WARN, "stopping with %d requests still open after 30 s",
                atomic_load(&srv->active));
+    mq_follow_stop(srv);
     mq_writer_stop(srv);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
@@ -381,6 +407,9 @@ void mq_server_stop(mq_server *srv) {
         close(lfd);
     mq_store_close(srv->writer.store);
     mq_store_close(srv->reader);
+    mq_store_close(srv->listener);
+    mq_server_bundle_release(srv->bundle);
+    mq_server_pages_stop(srv);
     mq_state_destroy(srv->state);
     for (size_t i = 0; i < srv->title_names.len; i++)
         mq_free(srv->title_names.items[i]);
@@ -389,6 +418,8 @@ void mq_server_stop(mq_server *srv) {
     pthread_rwlock_destroy(&srv->names_lock);
     pthread_mutex_destroy(&srv->writer.mu);
     pthread_cond_destroy(&srv->writer.wake);
+    pthread_mutex_destroy(&srv->bundle_mu);
+    pthread_mutex_destroy(&srv->pages_mu);
     mq_free(srv->bind);
     mq_free(srv);
 }

@@ -9,6 +9,13 @@
  * live profile state (src/state) and resumes the suspended requests. An event is
  * acknowledged only after the commit that stored it (synchronous=FULL in WAL
  * mode). Reads use a second store handle.
+ *
+ * Several nodes (follow.c): nodes that share one PostgreSQL store learn what the
+ * others committed from a third handle that LISTENs for notices and polls every
+ * server.poll_ms: the writer then follows the log (mq_store_follow_events) and
+ * applies other nodes' events to its live state, deletions elsewhere are
+ * forgotten, and a new bundle (the store blob "bundle") is loaded, verified and
+ * swapped in while requests in flight finish on the one they started with.
  */
 #ifndef MQ_SERVER_H
 #define MQ_SERVER_H
@@ -18,12 +25,15 @@
 
 typedef struct mq_server_options {
     const char *data_dir;
+    const char *store; /* the store's target when not data_dir (a PostgreSQL URL); NULL = data_dir */
+    int poll_ms;       /* several nodes: catch-up interval (server.poll_ms) */
     const char *bind; /* IPv4 or IPv6 address literal */
     int port;         /* 0 = any free port (mq_server_port tells which) */
     int threads;      /* HTTP worker threads; 0 = the thread budget */
     size_t body_limit;    /* bytes; a larger body gets 413 */
     int commit_window_us; /* see server.commit_window_us */
     mq_semantics sem;
+    const mq_config *config; /* every other setting (page.*), borrowed; NULL = defaults */
 } mq_server_options;
 
 /* Options from the configuration table (server.*, semantics.*). The strings point

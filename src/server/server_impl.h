@@ -2,11 +2,14 @@
  * server_impl.h: private to the server module. The server object, the request
  * context every handler receives, the writer's jobs, and the metrics. server.c
  * runs libmicrohttpd and dispatches; routes.c holds the route table and handlers;
- * writer.c the group-commit writer; metrics.c the counters and their exposition.
+ * writer.c the group-commit writer; metrics.c the counters and their exposition;
+ * follow.c what other nodes commit, and the bundle being served.
  */
 #ifndef MQ_SERVER_IMPL_H
 #define MQ_SERVER_IMPL_H
 
+#include "models/models.h"
+#include "page/page.h"
 #include "server.h"
 #include "state/state.h"
 #include "store/store.h"
@@ -38,6 +41,10 @@ typedef struct mq_metrics {
     _Atomic uint64_t events_duplicate, events_rejected;
     mq_hist commit; /* one group commit: begin .. fsync done */
     _Atomic uint64_t commit_groups, commit_jobs, commit_failures;
+    /* Several nodes (follow.c) */
+    _Atomic uint64_t events_followed, notices, follow_failures;
+    _Atomic uint64_t bundle_swaps, bundle_failures;
+    _Atomic int store_up; /* 0 while the listening handle cannot reach the store */
 } mq_metrics;
 
 void mq_hist_observe(mq_hist *h, double seconds);
@@ -82,6 +89,7 @@ typedef struct mq_writer {
     mq_job *head, *tail;
     size_t queued_events;
     bool stop, started;
+    bool follow_due; /* follow the log (other nodes' commits) before the next group */
     mq_store *store; /* owned by the writer thread once started */
 } mq_writer;
 
@@ -89,6 +97,34 @@ int mq_writer_start(mq_server *srv, mq_err *err);
 /* Commits what is queued, then joins the thread. */
 void mq_writer_stop(mq_server *srv);
 void mq_writer_submit(mq_server *srv, mq_job *job);
+/* Asks the writer to follow the log (apply other nodes' events) when it is next
+ * free; requests made meanwhile are one. */
+void mq_writer_request_follow(mq_server *srv);
+/* Applies one followed event to the live state (the writer's callback). */
+int mq_server_apply_followed(void *srv, const mq_event *e);
+
+/* -------------------------------------------------------- several nodes ---- */
+
+/* The bundle being served. Requests take a reference (acquire) and drop it when
+ * done (release); a swap replaces the pointer and drops the server's reference,
+ * so the old bundle is freed by whichever request finishes with it last. */
+typedef struct mq_served_bundle {
+    mq_bundle *b;
+    int64_t version; /* of the store blob "bundle" */
+    int64_t loaded_ms;
+    size_t bytes;
+    _Atomic long refs;
+} mq_served_bundle;
+
+/* NULL when no bundle is served. */
+mq_served_bundle *mq_server_bundle_acquire(mq_server *srv);
+void mq_server_bundle_release(mq_served_bundle *sb);
+/* Loads the store's bundle if its version is new: verified, then swapped in; a
+ * corrupt one is refused (logged, counted) and the current one stays. */
+void mq_server_bundle_refresh(mq_server *srv, mq_store *s);
+/* Starts and stops the thread that listens for other nodes' commits. */
+int mq_follow_start(mq_server *srv, mq_err *err);
+void mq_follow_stop(mq_server *srv);
 
 /* ----------------------------------------------------------------- server ---- */
 
@@ -111,7 +147,26 @@ struct mq_server {
     _Atomic bool stopping; /* /healthz answers 503 */
     _Atomic uint64_t id_seq;
     int64_t boot_ms;
+    /* Several nodes (follow.c) */
+    mq_store *listener; /* LISTENs; owned by the follow thread once started */
+    pthread_t follow_thread;
+    bool follow_started;
+    _Atomic bool follow_stop;
+    pthread_mutex_t bundle_mu; /* guards `bundle` (the pointer) */
+    mq_served_bundle *bundle;
+    _Atomic int64_t bundle_version, bundle_refused; /* 0 = none */
+    /* The homepage (api_page.c): page assembly over a catalogue snapshot, which
+     * is reloaded (at most once a second) after titles change. */
+    mq_page_service *pages;
+    _Atomic uint64_t titles_version;  /* bumped whenever a title changes */
+    _Atomic uint64_t pages_titles_version; /* the version the snapshot was loaded at */
+    _Atomic int64_t pages_reload_ms;
+    pthread_mutex_t pages_mu;         /* one reload at a time */
 };
+
+/* api_page.c: GET /v1/profiles/{id}/homepage, and the page service's life cycle. */
+int mq_server_pages_start(mq_server *srv, mq_err *err);
+void mq_server_pages_stop(mq_server *srv);
 
 void mq_server_set_title_name(mq_server *srv, uint32_t id, const char *ext_id);
 
@@ -129,6 +184,11 @@ typedef struct mq_reject {
 
 typedef enum { MQ_H_DONE, MQ_H_SUSPEND } mq_hres;
 typedef mq_hres (*mq_handler)(mq_req *r);
+/* api_page.c */
+mq_hres mq_h_homepage(mq_req *r);
+/* api_rank.c: ranked recommendations and a title's match for a profile (issue 5) */
+mq_hres mq_h_recommendations(mq_req *r);
+mq_hres mq_h_profile_title(mq_req *r);
 
 typedef struct mq_route {
     const char *method;
@@ -145,6 +205,7 @@ struct mq_req {
     struct MHD_Connection *conn;
     int route; /* index into mq_routes, -1 = none */
     char param[MQ_PARAM_MAX]; /* the {id} path segment */
+    char param2[MQ_PARAM_MAX]; /* a second {...} segment ({title} in .../titles/{title}) */
     mq_buf body;
     bool too_big;
     double t0;

@@ -10,7 +10,9 @@
  *
  * Because one thread owns the writing handle, the store's id caches always see
  * the latest titles and profiles, and jobs take effect in the order queued: a
- * title created by a PUT is known to the next batch of events. */
+ * title created by a PUT is known to the next batch of events. Between groups
+ * the same thread follows the log for what other nodes committed (follow.c), so
+ * the handle that knows which events are its own is the one that reads them. */
 #include "server_impl.h"
 
 #include <errno.h>
@@ -97,6 +99,34 @@ static void complete(mq_job *j) {
     MHD_resume_connection(j->conn);
 }
 
+/* Consecutive event batches [first, end) appended as one: on PostgreSQL one
+ * statement for the run instead of a round trip per request. The result is the
+ * same as appending them one after the other (an event_id repeated in a later
+ * request is its duplicate). */
+static int run_events(mq_store *s, mq_job *first, mq_job *end) {
+    size_t total = 0, k = 0;
+    for (mq_job *j = first; j != end; j = j->next)
+        total += j->n;
+    mq_event *all = mq_malloc(total * sizeof *all);
+    mq_append_status *status = mq_malloc(total * sizeof *status);
+    for (mq_job *j = first; j != end; k += j->n, j = j->next)
+        memcpy(all + k, j->evs, j->n * sizeof *all);
+    mq_err err = {0};
+    int rc = mq_store_append_events(s, all, total, status, &err);
+    k = 0;
+    for (mq_job *j = first; j != end; k += j->n, j = j->next) {
+        j->rc = rc;
+        j->err = err;
+        if (!rc) {
+            memcpy(j->evs, all + k, j->n * sizeof *all);
+            memcpy(j->status, status + k, j->n * sizeof *status);
+        }
+    }
+    mq_free(all);
+    mq_free(status);
+    return rc;
+}
+
 static void run_group(mq_server *srv, mq_job *jobs) {
     mq_store *s = srv->writer.store;
     double t0 = mq_mono_s();
@@ -104,20 +134,40 @@ static void run_group(mq_server *srv, mq_job *jobs) {
     size_t n = 0;
     bool ok = mq_store_begin(s, &err) == MQ_OK;
     if (ok) {
-        for (mq_job *j = jobs; j && ok; j = j->next)
-            if (store_failure(run_job(s, j)))
+        for (mq_job *j = jobs; j && ok;) {
+            mq_job *end = j->next;
+            if (j->kind == MQ_JOB_EVENTS) {
+                while (end && end->kind == MQ_JOB_EVENTS)
+                    end = end->next;
+                if (store_failure(end == j->next ? run_job(s, j) : run_events(s, j, end)))
+                    ok = false;
+            } else if (store_failure(run_job(s, j))) {
                 ok = false;
+            }
+            j = end;
+        }
         if (ok)
             ok = mq_store_commit(s, &err) == MQ_OK; /* a failed commit rolls back */
         else
             mq_store_rollback(s);
     }
     if (!ok) {
-        /* Something failed (a full disk, an I/O error): nothing of the group was
-         * kept. Run each job alone so that one failure does not fail the rest. */
+        /* Something failed (a full disk, an I/O error, a lost database
+         * connection): nothing of the group was kept. Run each job alone so that
+         * one failure does not fail the rest. During an outage this happens for
+         * every group: say so once a second, not once a group. */
+        static double last_log;
+        static uint64_t unlogged;
         atomic_fetch_add(&srv->metrics.commit_failures, 1);
-        mq_log(MQ_LOG_WARN, "group commit failed (%s); retrying its writes one by one",
-               err.msg[0] ? err.msg : "a write failed");
+        if (mq_mono_s() - last_log >= 1) {
+            mq_log(MQ_LOG_WARN, "group commit failed (%s); retrying its writes one by one%s",
+                   err.msg[0] ? err.msg : "a write failed",
+                   unlogged ? " (and so did earlier groups since the last message)" : "");
+            last_log = mq_mono_s();
+            unlogged = 0;
+        } else {
+            unlogged++;
+        }
         for (mq_job *j = jobs; j; j = j->next) {
             if (mq_store_begin(s, &j->err)) {
                 j->rc = MQ_ESTORE;
@@ -143,14 +193,38 @@ static void run_group(mq_server *srv, mq_job *jobs) {
     }
 }
 
+/* Folds what other nodes committed into the live state (follow.c asks). */
+static void run_follow(mq_server *srv) {
+    mq_err err = {0};
+    if (mq_store_follow_events(srv->writer.store, mq_server_apply_followed, srv, &err)) {
+        atomic_fetch_add(&srv->metrics.follow_failures, 1);
+        mq_log(MQ_LOG_DEBUG, "following the log: %s", err.msg);
+    }
+}
+
+void mq_writer_request_follow(mq_server *srv) {
+    mq_writer *w = &srv->writer;
+    pthread_mutex_lock(&w->mu);
+    w->follow_due = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *writer_main(void *arg) {
     mq_server *srv = arg;
     mq_writer *w = &srv->writer;
     pthread_setname_np(pthread_self(), "mq-writer");
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stop)
+        while (!w->head && !w->stop && !w->follow_due)
             pthread_cond_wait(&w->wake, &w->mu);
+        if (w->follow_due && !w->stop) {
+            w->follow_due = false;
+            pthread_mutex_unlock(&w->mu);
+            run_follow(srv);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         if (!w->head)
             break; /* stopping, and everything queued is committed */
         if (srv->opt.commit_window_us > 0 && !w->stop &&

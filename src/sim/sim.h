@@ -297,6 +297,7 @@ int mq_sim_export(const mq_world *w, const mq_sim_log *l, const char *dir, mq_er
 
 typedef struct mq_synth_opts {
     const char *data_dir;   /* the store, and DATA_DIR/ground_truth.json */
+    const char *store;      /* the store when not data_dir (a PostgreSQL URL); NULL = data_dir */
     const char *export_dir; /* NULL: no JSONL export */
     bool force;             /* write even when the store already holds events */
     bool progress;          /* progress bars on a terminal */

@@ -128,7 +128,7 @@ int mq_synth(const mq_world_params *p, const mq_synth_opts *o, mq_synth_report *
     int rc;
     if ((rc = mq_world_params_check(p, err)))
         goto out;
-    if ((rc = mq_store_open(o->data_dir, MQ_STORE_BULK, &s, err)))
+    if ((rc = mq_store_open(o->store ? o->store : o->data_dir, MQ_STORE_BULK, &s, err)))
         goto out;
     mq_store_stats st;
     if ((rc = mq_store_stats_get(s, &st, err)))
@@ -138,7 +138,7 @@ int mq_synth(const mq_world_params *p, const mq_synth_opts *o, mq_synth_report *
                         "%s already holds %llu events; synth writes a world into an empty store "
                         "(use --force to write into this one anyway, or choose another --data "
                         "directory)",
-                        o->data_dir, (unsigned long long)st.events);
+                        mq_store_target(s), (unsigned long long)st.events);
         goto out;
     }
 
@@ -165,6 +165,9 @@ int mq_synth(const mq_world_params *p, const mq_synth_opts *o, mq_synth_report *
     t = mq_mono_s();
     truth = mq_sim_truth_json(w, &r->truth_bytes);
     if ((rc = mq_store_put_blob(s, "ground_truth", truth, r->truth_bytes, err)))
+        goto out;
+    /* With a PostgreSQL store nothing else has created the data directory. */
+    if ((rc = mq_mkdirs(o->data_dir, err)))
         goto out;
     size_t n = strlen(o->data_dir) + 32;
     path = mq_malloc(n);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MQ_STATE_SHARDS 64
 
@@ -80,11 +81,20 @@ typedef struct rowc {
     uint16_t past, along;
 } rowc;
 
+/* One remembered search: 64 bytes, allocated for profiles that search. */
+typedef struct search_mem {
+    char q[MQ_STATE_QUERY_MAX];
+    uint32_t last_s;
+    uint32_t clicked;
+} search_mem;
+
 typedef struct pstate {
     entry *e;
     shown *s;
     rowc *rows;
+    search_mem *q; /* MQ_STATE_MAX_SEARCHES, or NULL */
     uint16_t n_e, cap_e, n_s, cap_s, n_rows, cap_rows;
+    uint16_t n_q;
     uint32_t events; /* events applied (saturating); 0 = no state */
     uint32_t last_s;
     uint16_t device[MQ_DEVICE_COUNT];
@@ -124,6 +134,7 @@ static void pstate_free(pstate *p) {
     mq_free(p->e);
     mq_free(p->s);
     mq_free(p->rows);
+    mq_free(p->q);
     memset(p, 0, sizeof *p);
 }
 
@@ -502,6 +513,51 @@ static void apply_title(mq_state *st, shard *sh, pstate *p, const mq_event *ev, 
     }
 }
 
+/* A search or a click from one: the query is remembered (the same query again
+ * moves to the front), replacing the oldest past MQ_STATE_MAX_SEARCHES. Queries
+ * are compared case-insensitively after trimming. */
+static void note_search(shard *sh, pstate *p, const mq_event *ev, uint32_t t) {
+    const char *q = ev->query;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    size_t n = strlen(q);
+    while (n && (q[n - 1] == ' ' || q[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return;
+    if (n >= MQ_STATE_QUERY_MAX) {
+        n = MQ_STATE_QUERY_MAX - 1;
+        while (n && ((unsigned char)q[n] & 0xC0) == 0x80) /* a continuation byte */
+            n--;
+    }
+    if (!p->q) {
+        p->q = mq_calloc(MQ_STATE_MAX_SEARCHES, sizeof *p->q);
+        sh->bytes += MQ_STATE_MAX_SEARCHES * sizeof *p->q;
+    }
+    search_mem *m = NULL;
+    for (uint16_t i = 0; i < p->n_q && !m; i++)
+        if (strncasecmp(p->q[i].q, q, n) == 0 && p->q[i].q[n] == '\0')
+            m = &p->q[i];
+    if (!m) {
+        if (p->n_q < MQ_STATE_MAX_SEARCHES) {
+            m = &p->q[p->n_q++];
+        } else {
+            m = &p->q[0];
+            for (uint16_t i = 1; i < p->n_q; i++)
+                if (p->q[i].last_s < m->last_s)
+                    m = &p->q[i];
+        }
+        memcpy(m->q, q, n);
+        m->q[n] = '\0';
+        m->clicked = 0;
+        m->last_s = 0;
+    }
+    if (t >= m->last_s)
+        m->last_s = t;
+    if (ev->type == MQ_EV_SEARCH_CLICK && ev->title_id)
+        m->clicked = ev->title_id;
+}
+
 void mq_state_apply(mq_state *st, const mq_event *ev) {
     if (!ev->profile_id || (unsigned)ev->type >= MQ_EV_COUNT)
         return;
@@ -524,6 +580,8 @@ void mq_state_apply(mq_state *st, const mq_event *ev) {
         apply_title(st, sh, p, ev, t);
     else if (ev->type == MQ_EV_ROW_SCROLL && ev->direction != MQ_DIR_NONE)
         count_row(st, sh, p, key, ev->direction);
+    if ((ev->type == MQ_EV_SEARCH || ev->type == MQ_EV_SEARCH_CLICK) && ev->query)
+        note_search(sh, p, ev, t);
     pthread_mutex_unlock(&sh->mu);
 }
 
@@ -534,7 +592,7 @@ void mq_state_forget(mq_state *st, uint32_t profile_id) {
     if (i < sh->cap && sh->p[i].events) {
         pstate *p = &sh->p[i];
         sh->bytes -= p->cap_e * sizeof(entry) + p->cap_s * sizeof(shown) +
-                     p->cap_rows * sizeof(rowc);
+                     p->cap_rows * sizeof(rowc) + (p->q ? MQ_STATE_MAX_SEARCHES * sizeof(search_mem) : 0);
         sh->count--;
         pstate_free(p);
     }
@@ -611,6 +669,17 @@ bool mq_state_get(mq_state *st, uint32_t profile_id, int64_t now_ms, mq_state_vi
         for (int s = 0; s < MQ_SIG_COUNT; s++)
             if (signals[s].scope == 'T')
                 t->signal[s] = derive(sem, (mq_state_signal)s, e, NULL);
+    }
+    /* Searches, newest first (at most MQ_STATE_MAX_SEARCHES: insertion sort). */
+    for (uint16_t k = 0; k < p->n_q; k++) {
+        mq_state_search s = {{0}, (int64_t)p->q[k].last_s * 1000, p->q[k].clicked};
+        memcpy(s.query, p->q[k].q, sizeof s.query);
+        size_t j = out->n_searches++;
+        while (j > 0 && out->searches[j - 1].last_ms < s.last_ms) {
+            out->searches[j] = out->searches[j - 1];
+            j--;
+        }
+        out->searches[j] = s;
     }
     size_t n_rows = p->n_rows;
     rowc rows[MQ_STATE_MAX_ROWS];
@@ -782,5 +851,17 @@ json_t *mq_state_view_json(const mq_state_view *v, const char *profile_ext,
     json_object_set_new(hab, "devices", dev);
     json_object_set_new(hab, "hours", hours);
     json_object_set_new(o, "habits", hab);
+
+    json_t *srch = json_array();
+    for (size_t i = 0; i < v->n_searches; i++) {
+        const mq_state_search *q = &v->searches[i];
+        json_t *so = json_object(), *qs = json_string(q->query);
+        json_object_set_new(so, "query", qs ? qs : json_string(""));
+        json_object_set_new(so, "at", ts_json(q->last_ms));
+        const char *clicked = q->clicked && title_name ? title_name(ud, q->clicked) : NULL;
+        json_object_set_new(so, "clicked", clicked ? json_string(clicked) : json_null());
+        json_array_append_new(srch, so);
+    }
+    json_object_set_new(o, "searches", srch);
     return o;
 }

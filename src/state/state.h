@@ -10,7 +10,9 @@
  *   - thumbs and My List;
  *   - impressions shown without a play, per title;
  *   - rows scrolled past (and along), per row id, grouped by row type;
- *   - device and hour-of-day habits (counted on play starts).
+ *   - device and hour-of-day habits (counted on play starts);
+ *   - the latest searches (query, when, the title clicked from it), for the
+ *     page's "Because you searched" rows.
  *
  * Derived signals (watch fraction, completion, rewatch, early abandon, impression
  * without play, row skipped) are defined in one table, MQ_STATE_SIGNALS below,
@@ -69,6 +71,10 @@ char mq_state_signal_scope(mq_state_signal s);
 #define MQ_STATE_MAX_ROWS 256
 /* Distinct row ids remembered process-wide; later ones are counted as "other". */
 #define MQ_STATE_MAX_ROW_IDS 65536
+/* Latest distinct searches kept per profile, and the bytes of a query kept
+ * (longer queries are cut at a UTF-8 boundary). */
+#define MQ_STATE_MAX_SEARCHES 4
+#define MQ_STATE_QUERY_MAX 56
 
 typedef struct mq_state mq_state;
 
@@ -108,6 +114,12 @@ typedef struct mq_state_row {
     uint32_t past, along;
 } mq_state_row;
 
+typedef struct mq_state_search {
+    char query[MQ_STATE_QUERY_MAX]; /* as typed (cut), NUL-terminated */
+    int64_t last_ms;                /* latest search (or click) with this query */
+    uint32_t clicked;               /* latest title clicked from it; 0 = none */
+} mq_state_search;
+
 typedef struct mq_state_view {
     uint32_t profile_id;
     uint64_t events;   /* events applied */
@@ -118,6 +130,8 @@ typedef struct mq_state_view {
     size_t n_rows;
     uint32_t device[MQ_DEVICE_COUNT]; /* play starts by device */
     uint32_t hour[24];                /* play starts by local hour */
+    mq_state_search searches[MQ_STATE_MAX_SEARCHES]; /* newest first */
+    size_t n_searches;
 } mq_state_view;
 
 /* Fills `out` with profile_id's state decayed to now_ms. Returns false (and an

@@ -5,13 +5,20 @@
  *
  * Id maps (external -> internal) for titles and profiles are cached in memory and
  * filled on open; a miss falls back to the database, so another process's inserts
- * are seen. Entries created inside a transaction are forgotten on rollback. */
+ * are seen. Entries created inside a transaction are forgotten on rollback.
+ *
+ * Following the log (mq_store_follow_events) is by seq: SQLite has one writer at
+ * a time, so seq order is commit order. PRAGMA data_version says whether another
+ * connection committed anything since the last look, so a follower polling an
+ * unchanged database reads nothing; this handle's own committed seq ranges are
+ * skipped. */
 #include "store.h"
 #include "store_impl.h"
 
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <time.h>
 
 /* Each entry migrates from version i to i + 1. */
 static const char *const migrations[] = {
@@ -31,7 +38,12 @@ static const char *const migrations[] = {
     "  position_s REAL, duration_s REAL, query TEXT, value REAL, direction INTEGER);"
     "CREATE INDEX events_by_profile ON events(profile_id, seq);"
     "CREATE TABLE blobs(name TEXT PRIMARY KEY, data BLOB NOT NULL, updated_ms INTEGER NOT NULL);",
+    /* 1 -> 2: blob versions, so that nodes notice a new bundle cheaply. */
+    "ALTER TABLE blobs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
 };
+
+_Static_assert(MQ_ARRAY_LEN(migrations) == MQ_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
 
 #define EVENT_COLS                                                                         \
     "event_id, profile_id, type, ts_ms, title_id, device, tz_offset_min, country, page_id, " \
@@ -70,11 +82,21 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "WHERE ext_id = ?",
 };
 
+/* Seqs [lo, hi] committed by this handle in one transaction. */
+typedef struct {
+    int64_t lo, hi;
+} seq_range;
+
 typedef struct {
     mq_store_base base;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     char *path;
+    /* Following: seqs up to follow_seq are visited; own committed ranges since. */
+    seq_range tx; /* this transaction's inserted seqs; lo = 0: none */
+    MQ_VEC(seq_range) own;
+    int64_t follow_seq, data_version;
+    bool following;
 } sq_store;
 
 static int sq_fail(sq_store *s, mq_err *err, const char *what) {
@@ -150,19 +172,29 @@ static void sq_close(mq_store_base *b) {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    mq_free(s->own.items);
     mq_free(s->path);
 }
 
 static int sq_begin(mq_store_base *b, mq_err *err) {
-    return exec((sq_store *)b, "BEGIN IMMEDIATE", err);
+    sq_store *s = (sq_store *)b;
+    s->tx.lo = s->tx.hi = 0;
+    return exec(s, "BEGIN IMMEDIATE", err);
 }
 
 static int sq_commit(mq_store_base *b, mq_err *err) {
-    return exec((sq_store *)b, "COMMIT", err);
+    sq_store *s = (sq_store *)b;
+    int rc = exec(s, "COMMIT", err);
+    if (!rc && s->tx.lo)
+        MQ_VEC_PUSH(&s->own, s->tx);
+    s->tx.lo = s->tx.hi = 0;
+    return rc;
 }
 
 static void sq_rollback(mq_store_base *b) {
-    exec((sq_store *)b, "ROLLBACK", NULL);
+    sq_store *s = (sq_store *)b;
+    s->tx.lo = s->tx.hi = 0;
+    exec(s, "ROLLBACK", NULL);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
@@ -247,6 +279,11 @@ static int sq_insert_event(mq_store_base *b, mq_event *e, bool *dup, mq_err *err
         return sq_fail(s, err, "appending an event");
     *dup = sqlite3_changes(s->db) == 0;
     e->seq = *dup ? 0 : sqlite3_last_insert_rowid(s->db);
+    if (e->seq) {
+        if (!s->tx.lo || e->seq < s->tx.lo)
+            s->tx.lo = e->seq;
+        s->tx.hi = MQ_MAX(s->tx.hi, e->seq);
+    }
     return MQ_OK;
 }
 
@@ -260,6 +297,28 @@ static double col_num(sqlite3_stmt *st, int i) {
 
 static int col_pos(sqlite3_stmt *st, int i) {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int(st, i);
+}
+
+/* The external id of an internal one this handle's cache misses (another
+ * process created it), read from the database and cached; NULL if it is gone. */
+static const char *name_of(sq_store *s, int kind, uint32_t id) {
+    mq_idmap *m = kind == MQ_IDMAP_TITLE ? &s->base.titles : &s->base.profiles;
+    const char *ext = mq_idmap_ext(m, id);
+    if (ext || !id)
+        return ext;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           kind == MQ_IDMAP_TITLE ? "SELECT ext_id FROM titles WHERE id = ?"
+                                                  : "SELECT ext_id FROM profiles WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        mq_idmap_put(m, col_text(st, 0), id, false);
+        ext = mq_idmap_ext(m, id);
+    }
+    sqlite3_finalize(st);
+    return ext;
 }
 
 static int sq_each_event(mq_store_base *b, const mq_event_filter *f, mq_event_cb cb, void *ud,
@@ -314,8 +373,8 @@ static int sq_each_event(mq_store_base *b, const mq_event_filter *f, mq_event_cb
         e.query = col_text(st, 18);
         e.value = col_num(st, 19);
         e.direction = (mq_scroll_dir)sqlite3_column_int(st, 20);
-        e.profile = mq_idmap_ext(&s->base.profiles, e.profile_id);
-        e.title = e.title_id ? mq_idmap_ext(&s->base.titles, e.title_id) : NULL;
+        e.profile = name_of(s, MQ_IDMAP_PROFILE, e.profile_id);
+        e.title = e.title_id ? name_of(s, MQ_IDMAP_TITLE, e.title_id) : NULL;
         if ((ret = cb(ud, &e)))
             break;
     }
@@ -503,7 +562,9 @@ static int sq_put_blob(mq_store_base *b, const char *name, const void *data, siz
     sq_store *s = (sq_store *)b;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO blobs(name, data, updated_ms) VALUES(?,?,?)",
+                           "INSERT INTO blobs(name, data, updated_ms, version) VALUES(?,?,?,1) "
+                           "ON CONFLICT(name) DO UPDATE SET data = excluded.data, updated_ms = "
+                           "excluded.updated_ms, version = blobs.version + 1",
                            -1, &st, NULL) != SQLITE_OK)
         return sq_fail(s, err, "storing a blob");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -514,20 +575,26 @@ static int sq_put_blob(mq_store_base *b, const char *name, const void *data, siz
     return rc == SQLITE_DONE ? MQ_OK : sq_fail(s, err, "storing a blob");
 }
 
-static int sq_get_blob(mq_store_base *b, const char *name, void **data, size_t *len,
-                       mq_err *err) {
+static int sq_get_blob(mq_store_base *b, const char *name, int64_t *version, void **data,
+                       size_t *len, mq_err *err) {
     sq_store *s = (sq_store *)b;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT data FROM blobs WHERE name = ?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           data ? "SELECT version, data FROM blobs WHERE name = ?"
+                                : "SELECT version FROM blobs WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
         return sq_fail(s, err, "reading a blob");
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *len = (size_t)sqlite3_column_bytes(st, 0);
-        *data = mq_malloc(*len + 1);
-        memcpy(*data, sqlite3_column_blob(st, 0), *len);
-        ((char *)*data)[*len] = '\0';
+        *version = sqlite3_column_int64(st, 0);
+        if (data) {
+            *len = (size_t)sqlite3_column_bytes(st, 1);
+            *data = mq_malloc(*len + 1);
+            if (*len)
+                memcpy(*data, sqlite3_column_blob(st, 1), *len);
+            ((char *)*data)[*len] = '\0';
+        }
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
@@ -543,6 +610,9 @@ static int sq_list_title_docs(mq_store_base *b, uint32_t after, size_t limit,
                               int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err);
 static int sq_list_profiles(mq_store_base *b, uint32_t after, size_t limit, mq_profile_cb cb,
                             void *ud, mq_err *err);
+static int sq_follow(mq_store_base *b, mq_event_cb cb, void *ud, mq_err *err);
+static int sq_wait(mq_store_base *b, int timeout_ms, mq_store_notice *out, size_t max,
+                   size_t *n, mq_err *err);
 
 static const mq_store_ops sq_ops = {
     .name = "sqlite",
@@ -567,6 +637,8 @@ static const mq_store_ops sq_ops = {
     .get_blob = sq_get_blob,
     .list_title_docs = sq_list_title_docs,
     .list_profiles = sq_list_profiles,
+    .follow = sq_follow,
+    .wait = sq_wait,
 };
 
 int mq_sqlite_open(const char *dir, int flags, mq_store_base **out, mq_err *err) {
@@ -610,6 +682,7 @@ int mq_sqlite_open(const char *dir, int flags, mq_store_base **out, mq_err *err)
             goto fail;
         }
     mq_store_base_init(&s->base, &sq_ops);
+    s->base.target = s->path;
     if ((rc = load_ids(s, err)))
         goto fail_base;
     *out = &s->base;
@@ -667,4 +740,70 @@ static int sq_list_profiles(mq_store_base *b, uint32_t after, size_t limit, mq_p
         ret = sq_fail(s, err, "listing profiles");
     sqlite3_finalize(st);
     return ret;
+}
+
+/* ------------------------------------------------------------- following ---- */
+
+typedef struct {
+    sq_store *s;
+    mq_event_cb cb;
+    void *ud;
+    int64_t max_seq;
+} follow_scan;
+
+static bool own_seq(const sq_store *s, int64_t seq) {
+    for (size_t i = 0; i < s->own.len; i++)
+        if (seq >= s->own.items[i].lo && seq <= s->own.items[i].hi)
+            return true;
+    return false;
+}
+
+static int follow_cb(void *ud, const mq_event *e) {
+    follow_scan *f = ud;
+    f->max_seq = MQ_MAX(f->max_seq, e->seq);
+    return own_seq(f->s, e->seq) ? 0 : f->cb(f->ud, e);
+}
+
+static int64_t data_version(sq_store *s) {
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+static int sq_follow(mq_store_base *b, mq_event_cb cb, void *ud, mq_err *err) {
+    sq_store *s = (sq_store *)b;
+    int64_t dv = data_version(s), own_hi = 0;
+    for (size_t i = 0; i < s->own.len; i++)
+        own_hi = MQ_MAX(own_hi, s->own.items[i].hi);
+    int rc = MQ_OK;
+    if (!s->following || dv != s->data_version || dv < 0) {
+        /* Someone else committed (or this is the first look): read past follow_seq. */
+        follow_scan f = {s, cb, ud, s->follow_seq};
+        mq_event_filter flt = MQ_EVENT_FILTER_ALL;
+        flt.after_seq = s->follow_seq;
+        rc = sq_each_event(b, &flt, follow_cb, &f, err);
+        if (rc)
+            return rc;
+        s->follow_seq = f.max_seq;
+        s->data_version = dv;
+        s->following = true;
+    }
+    s->follow_seq = MQ_MAX(s->follow_seq, own_hi);
+    s->own.len = 0;
+    return rc;
+}
+
+static int sq_wait(mq_store_base *b, int timeout_ms, mq_store_notice *out, size_t max,
+                   size_t *n, mq_err *err) {
+    /* No notifications in SQLite: the follower polls after the timeout. */
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    if (timeout_ms > 0)
+        nanosleep(&ts, NULL);
+    *n = 0;
+    return MQ_OK;
 }

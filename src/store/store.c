@@ -27,6 +27,17 @@ const char *mq_idmap_ext(const mq_idmap *m, uint32_t id) {
     return id < m->ext.len ? m->ext.items[id] : NULL;
 }
 
+void mq_idmap_forget_id(mq_idmap *m, uint32_t id) {
+    const char *ext = mq_idmap_ext(m, id);
+    if (!ext)
+        return;
+    uint32_t cur;
+    /* The key may map to a newer id by now (deleted and created again). */
+    if (mq_strmap_get(m->ids, ext, &cur) && cur == id)
+        mq_strmap_remove(m->ids, ext);
+    m->ext.items[id] = NULL;
+}
+
 static uint32_t idmap_get(const mq_idmap *m, const char *ext_id) {
     uint32_t id = 0;
     if (m->ids)
@@ -74,17 +85,17 @@ void mq_store_base_free(mq_store_base *b) {
 
 /* -------------------------------------------------------------- lifecycle ---- */
 
+bool mq_store_is_postgres_url(const char *target) {
+    return strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0;
+}
+
 int mq_store_open(const char *target, int flags, mq_store **out, mq_err *err) {
     *out = NULL;
     if (!target || !*target)
         return mq_err_set(err, MQ_EINVAL, "--data: expected a directory, got an empty string");
-    if (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0)
-        return mq_err_set(err, MQ_EINVAL,
-                          "%s: the PostgreSQL store is not built into this version yet; use a "
-                          "data directory",
-                          target);
     mq_store_base *b;
-    int rc = mq_sqlite_open(target, flags, &b, err);
+    int rc = mq_store_is_postgres_url(target) ? mq_postgres_open(target, flags, &b, err)
+                                              : mq_sqlite_open(target, flags, &b, err);
     if (rc)
         return rc;
     mq_store *s = mq_malloc(sizeof *s);
@@ -106,6 +117,10 @@ void mq_store_close(mq_store *s) {
 
 const char *mq_store_backend(const mq_store *s) {
     return s->b->ops->name;
+}
+
+const char *mq_store_target(const mq_store *s) {
+    return s->b->target ? s->b->target : "";
 }
 
 int mq_store_schema_version(mq_store *s) {
@@ -184,34 +199,98 @@ uint32_t mq_store_profile_id(mq_store *s, const char *ext_id) {
 
 /* ----------------------------------------------------------------- events ---- */
 
+/* Finds or creates, in one call, the profiles of the events whose titles are
+ * known and whose profiles the cache misses; the ids go to the cache (as
+ * pending: forgotten if the transaction rolls back). */
+static int resolve_profiles(mq_store *s, mq_event *evs, size_t n, mq_append_status *status,
+                            mq_err *err) {
+    mq_store_base *b = s->b;
+    mq_strmap *seen = mq_strmap_create();
+    MQ_VEC(const char *) ext = {0};
+    MQ_VEC(int64_t) created = {0};
+    int rc = MQ_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint32_t id;
+        if (idmap_get(&b->profiles, evs[i].profile) || mq_strmap_get(seen, evs[i].profile, &id))
+            continue;
+        if (evs[i].title) {
+            if ((rc = resolve(s, MQ_IDMAP_TITLE, evs[i].title, &id, err)))
+                break;
+            if (!id) {
+                status[i] = MQ_APPEND_UNKNOWN_TITLE; /* no profile for a rejected event */
+                continue;
+            }
+        }
+        mq_strmap_put(seen, evs[i].profile, 0);
+        MQ_VEC_PUSH(&ext, evs[i].profile);
+        MQ_VEC_PUSH(&created, evs[i].ts_ms);
+    }
+    if (!rc && ext.len) {
+        uint32_t *ids = mq_malloc(ext.len * sizeof *ids);
+        rc = b->ops->resolve_profiles(b, ext.items, created.items, ext.len, ids, err);
+        for (size_t i = 0; !rc && i < ext.len; i++)
+            mq_idmap_put(&b->profiles, ext.items[i], ids[i], true);
+        mq_free(ids);
+    }
+    mq_free(ext.items);
+    mq_free(created.items);
+    mq_strmap_destroy(seen);
+    return rc;
+}
+
+/* Resolves every event's ids first (creating profiles), then inserts the events
+ * that are not rejected, in one call when the back end takes batches. */
 static int append(mq_store *s, mq_event *evs, size_t n, mq_append_status *status,
                   mq_err *err) {
     mq_store_base *b = s->b;
-    for (size_t i = 0; i < n; i++) {
+    mq_event **todo = NULL;
+    bool *dup = NULL;
+    size_t n_todo = 0;
+    if (b->ops->insert_events) {
+        todo = mq_malloc(n * sizeof *todo);
+        dup = mq_malloc(n * sizeof *dup);
+    }
+    int rc = MQ_OK;
+    if (b->ops->resolve_profiles)
+        rc = resolve_profiles(s, evs, n, status, err);
+    for (size_t i = 0; i < n && !rc; i++) {
         mq_event *e = &evs[i];
-        int rc;
         e->title_id = 0;
+        e->seq = 0;
         if (e->title) {
             if ((rc = resolve(s, MQ_IDMAP_TITLE, e->title, &e->title_id, err)))
-                return rc;
+                break;
             if (!e->title_id) {
                 status[i] = MQ_APPEND_UNKNOWN_TITLE;
                 continue;
             }
         }
         if ((rc = resolve(s, MQ_IDMAP_PROFILE, e->profile, &e->profile_id, err)))
-            return rc;
+            break;
         if (!e->profile_id) {
             if ((rc = b->ops->create_profile(b, e->profile, e->ts_ms, &e->profile_id, err)))
-                return rc;
+                break;
             mq_idmap_put(&b->profiles, e->profile, e->profile_id, true);
         }
-        bool dup;
-        if ((rc = b->ops->insert_event(b, e, &dup, err)))
-            return rc;
-        status[i] = dup ? MQ_APPEND_DUPLICATE : MQ_APPEND_OK;
+        if (todo) {
+            status[i] = MQ_APPEND_OK; /* settled below */
+            todo[n_todo++] = e;
+            continue;
+        }
+        bool d;
+        if ((rc = b->ops->insert_event(b, e, &d, err)))
+            break;
+        status[i] = d ? MQ_APPEND_DUPLICATE : MQ_APPEND_OK;
     }
-    return MQ_OK;
+    if (!rc && n_todo) {
+        rc = b->ops->insert_events(b, todo, n_todo, dup, err);
+        for (size_t i = 0, k = 0; !rc && i < n; i++)
+            if (k < n_todo && todo[k] == &evs[i] && dup[k++])
+                status[i] = MQ_APPEND_DUPLICATE;
+    }
+    mq_free(todo);
+    mq_free(dup);
+    return rc;
 }
 
 int mq_store_append_events(mq_store *s, mq_event *evs, size_t n, mq_append_status *status,
@@ -378,7 +457,27 @@ int mq_store_put_blob(mq_store *s, const char *name, const void *data, size_t le
 }
 
 int mq_store_get_blob(mq_store *s, const char *name, void **data, size_t *len, mq_err *err) {
-    return s->b->ops->get_blob(s->b, name, data, len, err);
+    int64_t version;
+    return s->b->ops->get_blob(s->b, name, &version, data, len, err);
+}
+
+int mq_store_get_blob_version(mq_store *s, const char *name, int64_t *version, void **data,
+                              size_t *len, mq_err *err) {
+    return s->b->ops->get_blob(s->b, name, version, data, len, err);
+}
+
+/* ---------------------------------------------------------- several writers ---- */
+
+int mq_store_follow_events(mq_store *s, mq_event_cb cb, void *ud, mq_err *err) {
+    if (s->b->txn_depth)
+        return mq_err_set(err, MQ_EINVAL, "internal: following the log inside a transaction");
+    return s->b->ops->follow(s->b, cb, ud, err);
+}
+
+int mq_store_wait_notices(mq_store *s, int timeout_ms, mq_store_notice *out, size_t max,
+                          size_t *n, mq_err *err) {
+    *n = 0;
+    return s->b->ops->wait(s->b, timeout_ms, out, max, n, err);
 }
 
 /* ----------------------------------------------------------------- paging ---- */

@@ -2,8 +2,8 @@
  * store.h: durable storage of the catalogue, the profiles, the event log and named
  * blobs (model bundles, checkpoints, the synthetic world's ground truth), behind
  * one interface with one implementation per back end: sqlite.c (the embedded
- * default) now, postgres.c later. The back end is chosen in one place,
- * mq_store_open(), from the target string.
+ * default) and postgres.c (a shared database for several nodes). The back end is
+ * chosen in one place, mq_store_open(), from the target string.
  *
  * The store owns the external -> internal id maps: titles and profiles get dense
  * internal ids (1, 2, ...) when first stored, and events are appended with their
@@ -24,7 +24,7 @@
 
 /* The schema version this build writes. Opening a store written by a newer
  * version fails with MQ_EVERSION; older ones are migrated forward. */
-#define MQ_STORE_SCHEMA_VERSION 1
+#define MQ_STORE_SCHEMA_VERSION 2
 
 typedef struct mq_store mq_store;
 
@@ -38,11 +38,21 @@ typedef enum {
 } mq_store_flags;
 
 /* Opens (creating if needed) the store at `target`: a data directory (SQLite file
- * DIR/marquee.db). The caller closes it with mq_store_close. */
+ * DIR/marquee.db), or a PostgreSQL connection URL (postgres://user@host:port/db
+ * or postgresql://...; the database must exist, its tables are created). The
+ * caller closes it with mq_store_close.
+ *
+ * PostgreSQL handles survive losing the server: a call made while the connection
+ * is down fails with MQ_ESTORE ("...: connection lost: ...; retrying") and the
+ * handle reconnects, with backoff, on a later call. A transaction open when the
+ * connection was lost is gone; mq_store_commit reports success only when the
+ * server answered COMMIT. */
 int mq_store_open(const char *target, int flags, mq_store **out, mq_err *err);
 void mq_store_close(mq_store *s);
 /* "sqlite" or "postgres". */
 const char *mq_store_backend(const mq_store *s);
+/* The target for messages: the SQLite file, or the URL without its password. */
+const char *mq_store_target(const mq_store *s);
 int mq_store_schema_version(mq_store *s);
 
 /* Explicit transactions. Every write outside one is its own transaction. */
@@ -123,6 +133,12 @@ int mq_store_stats_get(mq_store *s, mq_store_stats *st, mq_err *err);
 int mq_store_put_blob(mq_store *s, const char *name, const void *data, size_t len,
                       mq_err *err);
 int mq_store_get_blob(mq_store *s, const char *name, void **data, size_t *len, mq_err *err);
+/* The blob's version (1 when first put, one more at each put), and when `data` is
+ * not NULL its bytes as of that version (freed by the caller with mq_free). A
+ * node that serves a blob (the bundle) polls the version, which is cheap, and
+ * reads the bytes only when it changed. */
+int mq_store_get_blob_version(mq_store *s, const char *name, int64_t *version, void **data,
+                              size_t *len, mq_err *err);
 
 /* ---------------------------------------------------------------- paging ---- */
 
@@ -134,5 +150,46 @@ int mq_store_list_titles(mq_store *s, uint32_t after_id, size_t limit, mq_title_
                          void *ud, mq_err *err);
 int mq_store_list_profiles(mq_store *s, uint32_t after_id, size_t limit, mq_profile_cb cb,
                            void *ud, mq_err *err);
+
+/* ------------------------------------------------------- several writers ---- */
+
+/* Several processes (`marquee serve` nodes on one PostgreSQL database, or an
+ * import into a served SQLite directory) write one store; each node keeps live
+ * state built from the log, so it must learn what the others committed.
+ *
+ * mq_store_follow_events visits, in commit order, the events that other handles
+ * committed since this handle's previous call; the first call visits every event
+ * in the store. Events appended and committed through this same handle are not
+ * visited: their writer applied them when it committed. Callback rules as for
+ * mq_store_each_event. Commit order on PostgreSQL is the order of transaction ids:
+ * an event is visited once no transaction that started before its own is still
+ * open, so a long-running writing transaction elsewhere (a big import batch)
+ * holds back what committed after it until it ends. */
+int mq_store_follow_events(mq_store *s, mq_event_cb cb, void *ud, mq_err *err);
+
+/* What another handle committed, as announced by the back end (PostgreSQL:
+ * LISTEN/NOTIFY on the channel "marquee"). Notices are hints for prompt reaction:
+ * one may be lost with the connection, so followers also poll. */
+typedef enum {
+    MQ_NOTICE_EVENTS = 1,      /* events were committed: follow the log */
+    MQ_NOTICE_PROFILE_DELETED, /* id: the profile's internal id */
+    MQ_NOTICE_TITLE_DELETED,   /* id: the title's internal id */
+    MQ_NOTICE_BLOB,            /* name: the blob that was put */
+    MQ_NOTICE_RESYNC,          /* the connection was re-established: notices may
+                                * have been missed, catch up on everything */
+} mq_notice_kind;
+
+typedef struct mq_store_notice {
+    mq_notice_kind kind;
+    uint32_t id;
+    char name[64];
+} mq_store_notice;
+
+/* Waits up to timeout_ms for notices; *n is how many were written to out (0 on a
+ * timeout). The first call subscribes. A back end without notifications (SQLite)
+ * waits out the timeout and reports none: followers poll it. Fails with
+ * MQ_ESTORE while the connection is down (retrying as every call does). */
+int mq_store_wait_notices(mq_store *s, int timeout_ms, mq_store_notice *out, size_t max,
+                          size_t *n, mq_err *err);
 
 #endif

@@ -17,6 +17,10 @@ enum { T_NUM, T_STR };
     X("threads", T_NUM, "0", 0, 1024,                                                    \
       "Thread budget shared by every pool in the process (0 = number of cores).")        \
     X("log_level", T_STR, "info", 0, 0, "Logging threshold: debug, info, warn or error.") \
+    X("store", T_STR, "", 0, 0,                                                          \
+      "Where the store lives: empty for SQLite in the data directory (--data DIR), or a "  \
+      "PostgreSQL URL (postgres://user@host:port/db) that several nodes share "           \
+      "(docs/deploying.md). As a flag: --store URL.")                                     \
     X("import.batch", T_NUM, "50000", 1, 10000000,                                       \
       "Rows per transaction when importing; a failed batch rolls back the whole import " \
       "unless --skip-bad.")                                                              \
@@ -111,7 +115,186 @@ enum { T_NUM, T_STR };
     X("server.commit_window_us", T_NUM, "0", 0, 100000,                                  \
       "Group commit: how long the writer waits for more requests before committing a "   \
       "small group (0 = commit whatever is queued; groups still form while a commit's "  \
-      "fsync runs).")
+      "fsync runs).")                                                                    \
+    X("server.poll_ms", T_NUM, "1000", 50, 600000,                                       \
+      "Several nodes: how often a node looks for events, deletions and a new bundle "    \
+      "committed elsewhere, besides reacting to notifications at once (a catch-up for "   \
+      "a lost notification).")                                                           \
+    X("assets.policy", T_STR, "thompson", 0, 0,                                         \
+      "Artwork, synopsis and label bandits: thompson (Thompson sampling, "              \
+      "shared linear model), linucb, greedy (posterior mean), title "                   \
+      "(per-title take rate, profile-blind), uniform or default (editorial).")          \
+    X("assets.model", T_STR, "logistic", 0, 0,                                          \
+      "Bandit model shared by every title and profile: logistic (Laplace "              \
+      "approximation, updated by one Newton step per impression) or linear "            \
+      "(Bayesian linear regression).")                                                  \
+    X("assets.epsilon", T_NUM, "0.05", 0, 1,                                            \
+      "Share of uniformly random asset choices mixed into every policy "                \
+      "(epsilon-uniform exploration).")                                                 \
+    X("assets.prior_var", T_NUM, "0.01", 1e-06, 1e6,                                    \
+      "Bandit: prior variance of each cross of a profile feature (taste, device, "      \
+      "time slot) with an asset tag; they are many, each learned from a thin "          \
+      "slice of the data.")                                                             \
+    X("assets.prior_var_terms", T_NUM, "1", 1e-06, 1e6,                                 \
+      "Bandit: prior variance of every other weight (tags on their own, the "           \
+      "affinity, personal and editorial terms, main effects).")                         \
+    X("assets.noise_var", T_NUM, "0.05", 1e-06, 1e6,                                    \
+      "Bandit: reward noise variance of the linear model (about p(1-p) for a "          \
+      "take rate p); the logistic model does not use it.")                              \
+    X("assets.ts_scale", T_NUM, "0.5", 0, 100,                                          \
+      "Thompson sampling: multiplier of the posterior standard deviation "              \
+      "(more or less exploration).")                                                    \
+    X("assets.ucb_alpha", T_NUM, "1", 0, 100,                                           \
+      "LinUCB: width of the confidence bonus, in posterior standard "                   \
+      "deviations.")                                                                    \
+    X("assets.draws", T_NUM, "32", 1, 64,                                               \
+      "Thompson sampling: posterior draws in the bank made at each refresh; a "         \
+      "request uses one, and propensities are exact shares of the bank.")               \
+    X("assets.taste_dims", T_NUM, "32", 1, 64,                                          \
+      "Bandit: hashed dimensions of a profile's taste (decayed genre and tag "          \
+      "affinities).")                                                                   \
+    X("assets.tag_dims", T_NUM, "24", 2, 32,                                            \
+      "Bandit: most frequent asset tags per slot that are features (the tag "           \
+      "vocabulary).")                                                                   \
+    X("assets.device", T_NUM, "1", 0, 1,                                                \
+      "Bandit: 1 to cross the device with the asset tags.")                             \
+    X("assets.timeslot", T_NUM, "1", 0, 1,                                              \
+      "Bandit: 1 to cross the weekday/evening slot with the asset tags.")               \
+    X("assets.personal", T_NUM, "1", 0, 1,                                              \
+      "Bandit: 1 to use each profile's own smoothed response to each asset "            \
+      "tag.")                                                                           \
+    X("assets.editorial", T_NUM, "1", 0, 1,                                             \
+      "Bandit: 1 to use each asset tag's share among the editorial defaults of "        \
+      "the titles the profile watched.")                                                \
+    X("assets.personal_var", T_NUM, "0.25", 1e-06, 1e6,                                 \
+      "Bandit: prior variance of a profile's own response to an asset tag, "            \
+      "beyond the shared model (log-odds with the logistic model).")                    \
+    X("assets.prior_impressions", T_NUM, "10", 0.001, 1e6,                              \
+      "Bandit: pseudo-impressions at the overall take rate that shrink a "              \
+      "variant's or a title's take rate.")                                              \
+    X("assets.reward", T_STR, "play", 0, 0,                                             \
+      "Bandit reward: play (a play of the title within the window) or minutes "         \
+      "(minutes watched within the window / assets.minutes_cap, at most 1).")           \
+    X("assets.reward_window_s", T_NUM, "1800", 1, 2592000,                              \
+      "Bandit: seconds after an impression within which a play of the title "           \
+      "is attributed to it.")                                                           \
+    X("assets.minutes_cap", T_NUM, "60", 0.01, 100000,                                  \
+      "Minutes reward: minutes watched that count as a reward of 1.")                   \
+    X("assets.cold_impressions", T_NUM, "20", 0, 1000000000,                            \
+      "A title with fewer rewarded impressions shows its editorial default "            \
+      "asset (with exploration).")                                                      \
+    X("assets.refresh_every", T_NUM, "1000", 1, 100000000,                              \
+      "Bandit: largest number of updates between posterior refreshes (early "           \
+      "on it refreshes more often).")                                                   \
+    X("assets.stable", T_NUM, "1", 0, 1,                                                \
+      "1: once a profile played a title shown with some artwork, it keeps "             \
+      "seeing that artwork.")                                                           \
+    X("assets.slots", T_STR, "artwork,synopsis,label", 0, 0,                            \
+      "Asset slots that learn: a comma-separated list of artwork, synopsis, "           \
+      "label.")                                                                         \
+    X("assets.seed", T_NUM, "1", 0, 4294967295,                                         \
+      "Seed of the bandit's posterior draws.")                                          \
+    X("assets.url_template", T_STR, "/artwork/{title}/{id}.jpg", 0, 0,                  \
+      "URL of an asset: {id} is the asset id, {title} the title's external "            \
+      "id.")                                                                            \
+    X("rank.match_threshold", T_NUM, "50", 0, 100,                                      \
+      "Match score: below this percentage the match is hidden (null in the API).")      \
+    X("rank.candidates", T_NUM, "200", 1, 1000,                                         \
+      "Ranking: each candidate model's top this many titles join the candidate set.")    \
+    X("rank.recent", T_NUM, "5", 1, 64,                                                 \
+      "Ranking: most recent plays that define the \"similar to recent plays\" "        \
+      "feature and \"Because you watched\".")                                          \
+    X("rank.new_days", T_NUM, "30", 0, 3650,                                            \
+      "A title that joined the catalogue within this many days is \"New\".")           \
+    X("rank.trees", T_NUM, "100", 1, 5000, "Ranker: boosting rounds (trees).")           \
+    X("rank.depth", T_NUM, "4", 1, 12,                                                  \
+      "Ranker: depth of each tree (max_depth; 4 is what the fast evaluator is written "  \
+      "for, any depth up to 16 is scored).")                                            \
+    X("rank.eta", T_NUM, "0.1", 0.0001, 1, "Ranker: learning rate (eta).")              \
+    X("rank.min_child_weight", T_NUM, "1", 0, 1e6,                                      \
+      "Ranker: smallest sum of hessians in a leaf (min_child_weight).")                 \
+    X("rank.subsample", T_NUM, "0.8", 0.01, 1, "Ranker: share of rows per tree.")       \
+    X("rank.colsample", T_NUM, "0.8", 0.01, 1, "Ranker: share of features per tree.")   \
+    X("rank.lambda", T_NUM, "1", 0, 1e6, "Ranker: L2 regularization of leaf values.")   \
+    X("rank.window", T_NUM, "0.2", 0.01, 0.99,                                          \
+      "Ranker: it trains on the last this fraction of the event time span (the "         \
+      "candidate models for its features are fitted on what comes before).")            \
+    X("rank.calib_frac", T_NUM, "0.25", 0.01, 0.99,                                     \
+      "Match score: the latest share of the ranker's window held out to calibrate "     \
+      "P(enjoy) (isotonic regression) and validate the ranker.")                        \
+    X("rank.max_groups", T_NUM, "200000", 10, 100000000,                                \
+      "Ranker: most recent training groups (pages) kept.")                              \
+    X("rank.reward_window_s", T_NUM, "1800", 1, 2592000,                                \
+      "Ranker labels: a play within this many seconds after an impression of the "      \
+      "title is that impression's play.")                                               \
+    X("rank.guard", T_NUM, "1", 0, 1,                                                   \
+      "1: a trained ranker that does not beat the best single candidate model on its "   \
+      "held-out validation groups is not used (that model serves, and `marquee train` "  \
+      "says so); 0: always use it.")                                                    \
+    X("rank.eval_requests", T_STR, "pages", 0, 0,                                       \
+      "`marquee eval --protocol time`, data with impressions: pages (each page after T "  \
+      "with a play, its logged impressions re-ranked) or profiles (each profile's "      \
+      "candidate set at T, its new positives after T relevant, as for the candidate "    \
+      "models). Data without impressions is always evaluated per profile.")              \
+    X("rank.seed", T_NUM, "1", 0, 4294967295, "Ranker: seed of sampling and boosting.") \
+    /* the homepage (issue 6; src/page, docs/page.md) */                                \
+    X("page.policy", T_STR, "full", 0, 0,                                               \
+      "Page policy served: full (personalized rows, ranked titles), no-ranker, "        \
+      "template (fixed row order) or popular.")                                         \
+    X("page.rows", T_NUM, "40", 1, 100, "Most rows a page has (a request asks for up to this).") \
+    X("page.items", T_NUM, "25", 1, 100, "Most titles per row.")                        \
+    X("page.screen_rows", T_NUM, "3", 0, 100,                                           \
+      "First screen: rows within which no title appears twice.")                        \
+    X("page.screen_cols", T_NUM, "6", 0, 100,                                           \
+      "First screen: titles per row within which no title appears twice.")              \
+    X("page.max_repeats", T_NUM, "2", 1, 100,                                           \
+      "Appearances of one title on a page, at most (below the first screen).")          \
+    X("page.min_items", T_NUM, "4", 1, 100,                                             \
+      "A row left with fewer titles is dropped (Continue Watching, My List, Watch It "  \
+      "Again and searches need one).")                                                  \
+    X("page.kind_penalty", T_NUM, "0.04", 0, 10,                                        \
+      "Row score lost per row of the same kind above it.")                              \
+    X("page.theme_penalty", T_NUM, "0.06", 0, 10,                                       \
+      "Row score lost per unit of genre/tag overlap with a row above it.")              \
+    X("page.skip_demotion", T_NUM, "0.03", 0, 10,                                       \
+      "Row score lost per ln(1 + times the profile scrolled past the row).")            \
+    X("page.affinity_weight", T_NUM, "0", 0, 10,                                        \
+      "Row score per unit of the profile's share of positive weight in the row's theme.") \
+    X("page.thumbs_down_damp", T_NUM, "0.5", 0, 1,                                      \
+      "Match lost by the title most similar to a thumbs down (less for less similar).") \
+    X("page.impression_damp", T_NUM, "1", 0, 1,                                         \
+      "Ordering utility kept per impression without a play (at most 8 counted; 1 = "    \
+      "off: the ranker has its own impressions feature).")                              \
+    X("page.explore", T_NUM, "0.01", 0, 10,                                             \
+      "Scale of the per-session noise on row scores (row order exploration).")          \
+    X("page.session_minutes", T_NUM, "30", 1, 1440,                                     \
+      "A refresh within the same session, with nothing new done, gets the same rows.")  \
+    X("page.new_days", T_NUM, "60", 1, 3650, "New Releases: titles added within this many days.") \
+    X("page.because_rows", T_NUM, "3", 0, 20, "Because you watched: rows proposed.")    \
+    X("page.theme_rows", T_NUM, "16", 0, 200, "Personalized theme rows proposed.")     \
+    X("page.theme_min_titles", T_NUM, "12", 1, 100000,                                  \
+      "A genre x tag theme needs at least this many titles.")                           \
+    X("page.cw_half_life_days", T_NUM, "7", 0.01, 3650,                                 \
+      "Continue Watching: half-life of recency in the resume score.")                   \
+    X("page.cache_pages", T_NUM, "4096", 0, 10000000,                                   \
+      "Assembled pages kept for cursors and stable refreshes (about 16 bytes per "      \
+      "title shown).")                                                                  \
+    X("page.cache_ttl_s", T_NUM, "300", 0, 86400, "How long a page's cursor stays valid.") \
+    X("page.seed", T_NUM, "1", 0, 4294967295, "Seed of session seeds.")                 \
+    X("simulate.sessions", T_NUM, "2000", 1, 10000000,                                  \
+      "marquee simulate: sessions per page policy.")                                    \
+    X("simulate.seed", T_NUM, "1", 0, 4294967295, "marquee simulate: random seed.")     \
+    X("simulate.patience_s", T_NUM, "90", 1, 3600,                                      \
+      "Simulated seconds of browsing before a member gives up.")                        \
+    X("simulate.target_s", T_NUM, "90", 1, 3600,                                        \
+      "The time-to-play target reported (share of sessions that play within it).")      \
+    X("simulate.row_glance_s", T_NUM, "3", 0, 600, "Simulated seconds to glance at a row.") \
+    X("simulate.title_look_s", T_NUM, "3", 0, 600,                                      \
+      "Simulated seconds to look at one title.")                                        \
+    X("simulate.along", T_NUM, "0.15", 0, 1,                                            \
+      "Probability of scrolling along a row past its visible titles before moving on.") \
+    X("simulate.gap_minutes", T_NUM, "20", 0, 100000,                                   \
+      "Simulated minutes between two sessions (all members together).")
 
 typedef struct {
     const char *name;

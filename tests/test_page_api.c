@@ -1,0 +1,396 @@
+/* test_page_api.c: the homepage end to end. MQ_TEST_LABEL: integration
+ *
+ * A small synthetic world (`marquee synth`), a bundle (`marquee train`), then the
+ * real server on a free port: GET /v1/profiles/{id}/homepage answers a page with
+ * ids, rows and items as docs/openapi.yaml says; `rows` and `cursor` page through
+ * the same page; a thumbs down posted a moment earlier removes the title from the
+ * next page; a play moves Continue Watching and a completion takes the movie out
+ * of it; bad input is a 4xx. Also `marquee page` and the simulator: on a small
+ * world with a fixed seed, the full page gets more sessions to a play within 90
+ * simulated seconds than the fixed template. */
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *dir;
+static pid_t server_pid;
+static int port;
+
+/* The world: small enough to make and train in a few seconds. */
+static void make_world(void) {
+    dir = th_tmpdir();
+    char *out = NULL, *err = NULL;
+    int rc = th_run(&out, &err, "--data", dir, "synth", "--titles", "400", "--profiles", "300",
+                    "--days", "60", NULL);
+    cr_assert_eq(rc, 0, "synth: %s", err);
+    free(out);
+    free(err);
+    rc = th_run(&out, &err, "--data", dir, "train", NULL);
+    cr_assert_eq(rc, 0, "train: %s", err);
+    free(out);
+    free(err);
+}
+
+static void start_server(void) {
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char log[4096];
+        snprintf(log, sizeof log, "%s/serve.log", dir);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(pfd[1], 1);
+        dup2(fd, 2);
+        close(pfd[0]);
+        execl(MQ_BINARY, MQ_BINARY, "--data", dir, "serve", "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    server_pid = pid;
+    char line[256];
+    size_t n = 0;
+    struct pollfd p = {pfd[0], POLLIN, 0};
+    while (n < sizeof line - 1 && poll(&p, 1, 60000) == 1) {
+        ssize_t k = read(pfd[0], line + n, 1);
+        if (k <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    close(pfd[0]);
+    const char *colon = strrchr(line, ':');
+    cr_assert(strncmp(line, "listening on http://", 20) == 0 && colon, "server: \"%s\"", line);
+    port = atoi(colon + 1);
+}
+
+static void setup(void) {
+    make_world();
+    start_server();
+}
+
+static void teardown(void) {
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+    if (dir) {
+        th_rmrf(dir);
+        free(dir);
+        dir = NULL;
+    }
+}
+
+TestSuite(page_api, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ------------------------------------------------------------------- HTTP ---- */
+
+typedef struct {
+    int status;
+    char *body;
+} resp;
+
+static resp http(const char *method, const char *path, const char *body) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char head[1024];
+    size_t bl = body ? strlen(body) : 0;
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, bl);
+    cr_assert_eq(write(fd, head, (size_t)hn), hn);
+    if (bl)
+        cr_assert_eq(write(fd, body, bl), (ssize_t)bl);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 4096 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t k = read(fd, buf + len, cap - len - 1);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    close(fd);
+    buf[len] = '\0';
+    resp r = {0, NULL};
+    sscanf(buf, "HTTP/1.1 %d", &r.status);
+    char *b = strstr(buf, "\r\n\r\n");
+    r.body = strdup(b ? b + 4 : "");
+    free(buf);
+    return r;
+}
+
+static json_t *get_json(const char *path, int expect) {
+    resp r = http("GET", path, NULL);
+    cr_assert_eq(r.status, expect, "GET %s: %d %s", path, r.status, r.body);
+    json_error_t je;
+    json_t *j = json_loads(r.body, 0, &je);
+    cr_assert_not_null(j, "GET %s: not JSON: %s", path, je.text);
+    free(r.body);
+    return j;
+}
+
+static void post_events(const char *events) {
+    resp r = http("POST", "/v1/events", events);
+    cr_assert_eq(r.status, 200, "POST /v1/events: %d %s", r.status, r.body);
+    cr_assert(strstr(r.body, "\"rejected\":[]"), "%s", r.body);
+    free(r.body);
+}
+
+static bool page_has(json_t *page, const char *title, const char **row_type) {
+    size_t i, k;
+    json_t *row, *item;
+    json_array_foreach(json_object_get(page, "rows"), i, row) {
+        json_array_foreach(json_object_get(row, "items"), k, item) {
+            if (strcmp(json_string_value(json_object_get(item, "title")), title) == 0) {
+                if (row_type)
+                    *row_type = json_string_value(json_object_get(row, "type"));
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static json_t *row_of_type(json_t *page, const char *type) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(page, "rows"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "type")), type) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ tests ---- */
+
+Test(page_api, homepage_rows_items_and_cursor) {
+    json_t *p = get_json("/v1/profiles/p00001/homepage?device=tv&rows=40&items=25", 200);
+    const char *page_id = json_string_value(json_object_get(p, "page_id"));
+    cr_assert(page_id && *page_id);
+    json_t *rows = json_object_get(p, "rows");
+    cr_assert_gt(json_array_size(rows), 5);
+    size_t i, k;
+    json_t *row, *item;
+    json_array_foreach(rows, i, row) {
+        cr_assert(json_is_string(json_object_get(row, "row_id")));
+        cr_assert(json_is_string(json_object_get(row, "type")));
+        cr_assert(json_is_string(json_object_get(row, "caption")));
+        cr_assert(json_is_string(json_object_get(row, "evidence")));
+        json_t *items = json_object_get(row, "items");
+        cr_assert_gt(json_array_size(items), 0);
+        cr_assert_leq(json_array_size(items), 25);
+        json_array_foreach(items, k, item) {
+            cr_assert(json_is_string(json_object_get(item, "title")));
+            cr_assert(json_is_string(json_object_get(item, "evidence")));
+            cr_assert(json_is_object(json_object_get(item, "artwork")));
+            cr_assert(json_is_array(json_object_get(item, "labels")));
+            json_t *m = json_object_get(item, "match");
+            cr_assert(json_is_null(m) || (json_number_value(m) >= 0 && json_number_value(m) <= 1));
+        }
+    }
+    /* Another request, another page id. */
+    json_t *p2 = get_json("/v1/profiles/p00001/homepage", 200);
+    cr_assert_str_neq(json_string_value(json_object_get(p2, "page_id")), page_id);
+    json_decref(p2);
+
+    /* Two rows at a time through the cursor: the same page's next rows. */
+    json_t *a = get_json("/v1/profiles/p00002/homepage?rows=2", 200);
+    cr_assert_eq(json_array_size(json_object_get(a, "rows")), 2);
+    const char *cur = json_string_value(json_object_get(a, "next_cursor"));
+    cr_assert_not_null(cur, "a page with more rows has a next_cursor");
+    char path[512];
+    snprintf(path, sizeof path, "/v1/profiles/p00002/homepage?rows=2&cursor=%s", cur);
+    json_t *b = get_json(path, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "page_id")),
+                     json_string_value(json_object_get(a, "page_id")));
+    cr_assert_eq(json_integer_value(json_object_get(b, "first_row")), 2);
+    json_t *b0 = json_array_get(json_object_get(b, "rows"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(b0, "position")), 2);
+    json_array_foreach(json_object_get(a, "rows"), i, row)
+        cr_assert_str_neq(json_string_value(json_object_get(row, "row_id")),
+                          json_string_value(json_object_get(b0, "row_id")));
+    json_decref(a);
+    json_decref(b);
+    /* The cursor of another profile's page, and a made-up one, are refused. */
+    snprintf(path, sizeof path, "/v1/profiles/p00003/homepage?cursor=%s", cur);
+    json_decref(get_json(path, 400));
+    json_decref(get_json("/v1/profiles/p00003/homepage?cursor=nonsense", 400));
+    json_decref(get_json("/v1/profiles/p00001/homepage?device=fridge", 400));
+    json_decref(get_json("/v1/profiles/p00001/homepage?rows=0", 400));
+    json_decref(get_json("/v1/profiles/nobody/homepage", 404));
+    json_decref(p);
+}
+
+Test(page_api, a_thumbs_down_removes_the_title_at_once) {
+    json_t *p = get_json("/v1/profiles/p00004/homepage", 200);
+    json_t *row0 = json_array_get(json_object_get(p, "rows"), 0);
+    const char *victim = json_string_value(
+        json_object_get(json_array_get(json_object_get(row0, "items"), 0), "title"));
+    char title[64];
+    snprintf(title, sizeof title, "%s", victim);
+    json_decref(p);
+    char body[256];
+    snprintf(body, sizeof body, "{\"title\":\"%s\",\"value\":\"down\"}", title);
+    resp r = http("POST", "/v1/profiles/p00004/thumbs", body);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    free(r.body);
+    p = get_json("/v1/profiles/p00004/homepage", 200);
+    cr_assert_not(page_has(p, title, NULL), "%s is still on the page after a thumbs down", title);
+    json_decref(p);
+}
+
+static const char *first_movie_not_started(json_t *page, char *out, size_t n) {
+    /* Any title on the page that is a movie (the synthetic world's series have
+     * episodes; a movie's completion is final). */
+    size_t i, k;
+    json_t *row, *item;
+    json_array_foreach(json_object_get(page, "rows"), i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "type")), "continue-watching") == 0)
+            continue;
+        json_array_foreach(json_object_get(row, "items"), k, item) {
+            const char *t = json_string_value(json_object_get(item, "title"));
+            char path[128];
+            snprintf(path, sizeof path, "/v1/titles/%s", t);
+            json_t *tj = get_json(path, 200);
+            bool movie = strcmp(json_string_value(json_object_get(tj, "kind")), "movie") == 0;
+            json_decref(tj);
+            if (movie) {
+                snprintf(out, n, "%s", t);
+                return out;
+            }
+        }
+    }
+    return NULL;
+}
+
+Test(page_api, plays_move_continue_watching) {
+    json_t *p = get_json("/v1/profiles/p00005/homepage", 200);
+    char movie[64];
+    cr_assert_not_null(first_movie_not_started(p, movie, sizeof movie));
+    json_decref(p);
+    /* Half of it, then stop: it appears in Continue Watching, first. */
+    char ev[2048];
+    long long now = (long long)time(NULL) * 1000;
+    snprintf(ev, sizeof ev,
+             "[{\"event_id\":\"pa-1\",\"profile\":\"p00005\",\"type\":\"play_start\",\"ts\":%lld,"
+             "\"title\":\"%s\",\"position_s\":0,\"context\":{\"device\":\"tv\"}},"
+             "{\"event_id\":\"pa-2\",\"profile\":\"p00005\",\"type\":\"play_stop\",\"ts\":%lld,"
+             "\"title\":\"%s\",\"position_s\":3000,\"duration_s\":6000,\"context\":{\"device\":"
+             "\"tv\"}}]",
+             now - 4000, movie, now - 3000, movie);
+    post_events(ev);
+    p = get_json("/v1/profiles/p00005/homepage", 200);
+    json_t *cw = row_of_type(p, "continue-watching");
+    cr_assert_not_null(cw, "no Continue Watching row after a half-watched movie");
+    json_t *first = json_array_get(json_object_get(cw, "items"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "title")), movie);
+    cr_assert(strstr(json_string_value(json_object_get(first, "evidence")), "min left"));
+    json_decref(p);
+    /* It completes: it leaves Continue Watching. */
+    snprintf(ev, sizeof ev,
+             "[{\"event_id\":\"pa-3\",\"profile\":\"p00005\",\"type\":\"complete\",\"ts\":%lld,"
+             "\"title\":\"%s\",\"duration_s\":6000,\"context\":{\"device\":\"tv\"}}]",
+             now - 1000, movie);
+    post_events(ev);
+    p = get_json("/v1/profiles/p00005/homepage", 200);
+    const char *type = NULL;
+    cw = row_of_type(p, "continue-watching");
+    if (cw) {
+        size_t k;
+        json_t *item;
+        json_array_foreach(json_object_get(cw, "items"), k, item)
+            cr_assert_str_neq(json_string_value(json_object_get(item, "title")), movie);
+    }
+    if (page_has(p, movie, &type))
+        cr_assert_str_eq(type, "watch-again", "a finished movie only in Watch It Again");
+    json_decref(p);
+}
+
+Test(page_api, cli_page) {
+    char *out = NULL, *err = NULL;
+    int rc =
+        th_run(&out, &err, "--data", dir, "page", "--profile", "p00001", "--device", "phone", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "homepage"), "%s", out);
+    cr_assert(strstr(out, "phone"), "%s", out);
+    free(out);
+    free(err);
+    rc = th_run(&out, &err, "--data", dir, "page", "--profile", "p00001", "--json", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_gt(json_array_size(json_object_get(j, "rows")), 0);
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = th_run(&out, &err, "--data", dir, "page", "--profile", "nobody", NULL);
+    cr_assert_eq(rc, 1);
+    free(out);
+    free(err);
+}
+
+/* The simulator: deterministic, and the full page beats the fixed template on
+ * sessions that play within 90 simulated seconds (the issue's requirement; see
+ * docs/page.md for what the simulator measures). */
+Test(page_api, simulator_full_beats_template) {
+    char *out = NULL, *err = NULL;
+    int rc;
+    json_t *j;
+    char svg[4096];
+    snprintf(svg, sizeof svg, "%s/ttp.svg", dir);
+    rc = th_run(&out, &err, "--data", dir, "simulate", "--sessions", "6000", "--seed", "1",
+                "--policies", "template,full", "--json", "--svg", svg, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    json_t *pols = json_object_get(j, "policies");
+    cr_assert_eq(json_array_size(pols), 2);
+    double share[2];
+    for (size_t i = 0; i < 2; i++) {
+        json_t *x = json_array_get(pols, i);
+        share[i] = json_number_value(json_object_get(x, "share_played_within_target"));
+        cr_assert_gt(json_number_value(json_object_get(x, "take_rate")), 0);
+        cr_assert_gt(json_number_value(json_object_get(x, "ecs")), 1);
+    }
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pols, 0), "policy")),
+                     "template");
+    cr_assert_gt(share[1], share[0], "full %.4f vs template %.4f", share[1], share[0]);
+    char *again = NULL, *e2 = NULL;
+    rc = th_run(&again, &e2, "--data", dir, "simulate", "--sessions", "6000", "--seed", "1",
+                "--policies", "template,full", "--json", NULL);
+    cr_assert_eq(rc, 0);
+    json_t *j2 = json_loads(again, 0, NULL);
+    json_t *p0 = json_array_get(json_object_get(j2, "policies"), 1);
+    cr_assert_eq(json_number_value(json_object_get(p0, "share_played_within_target")), share[1],
+                 "the same seed gives the same result");
+    json_decref(j2);
+    free(again);
+    free(e2);
+    char *doc = th_read(svg, NULL);
+    cr_assert(doc && strstr(doc, "<svg") && strstr(doc, "polyline"));
+    free(doc);
+    json_decref(j);
+    free(out);
+    free(err);
+}
