@@ -71,7 +71,8 @@ out=$work/section.md
   echo '```'
   echo
   if [ -f "$work/ml.txt" ]; then
-    echo "ml-latest-small (no impressions: per-profile candidate sets):"
+    echo "ml-latest-small (no impressions: no ranker by default, the fallback blend serves; each profile's
+candidate set at T ranked, its positives after T relevant):"
     echo
     echo '```'
     sed -n '/^ranker (/,$p' "$work/ml.txt"

@@ -124,8 +124,14 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
  * with the highest score sum over its tags of (w + aff u), first wins ties.
  * Branch-free loops of constant length, so that the compiler vectorizes them:
  * this is the per-title cost of a page. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* one AVX2 clone, picked at load time where the CPU has it */
+#define TS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TS_CLONES
+#endif
 #define TS_ARGMAX(KB)                                                                    \
-    static void ts_argmax##KB(const float (*w)[MQ_ASSETS_MAX_DRAWS],                     \
+    TS_CLONES static void ts_argmax##KB(const float (*w)[MQ_ASSETS_MAX_DRAWS],                     \
                               const float (*u)[MQ_ASSETS_MAX_DRAWS], const variant_info *v, \
                               int n, float aff, float *argf) {                           \
         float best[KB], acc[KB];                                                         \

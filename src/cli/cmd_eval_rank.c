@@ -125,12 +125,14 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
         json_object_set_new(o, "ece", json_null());
     }
     if (!json) {
-        printf("\nranker (%s; trained on %s, %zu groups; fit %.1f s)\n",
-               !tr.trained ? "not trained: fallback blend"
-               : tr.used   ? "LambdaMART, XGBoost rank:ndcg"
+        if (!tr.trained)
+            printf("\nranker (not trained: %s; fit %.1f s)\n", tr.skipped, fit_s);
+        else
+            printf("\nranker (%s; trained on %s, %zu groups; fit %.1f s)\n",
+                   tr.used ? "LambdaMART, XGBoost rank:ndcg"
                            : "LambdaMART trained but not used: it lost to the best single "
                              "model on validation, which serves",
-               data, tr.groups, fit_s);
+                   data, tr.groups, fit_s);
         if (tr.trained)
             printf("  validation: ranker %.4f, best single model %s %.4f\n", tr.valid_ndcg10,
                    tr.valid_best_model, tr.valid_ndcg10_best);

@@ -37,6 +37,7 @@ int mq_cmd_train_rank(mq_cli *cli, mq_store *s, const struct mq_matrix_opts *mo,
     json_object_set_new(o, "data", json_string(rep.impressions
                                                    ? "logged impressions grouped per page"
                                                    : "candidate sets per profile (no impressions)"));
+    json_object_set_new(o, "match_calibrated", json_boolean(rep.enjoy_seconds > 0));
     if (!rep.trained) {
         json_object_set_new(o, "skipped", json_string(rep.skipped));
         json_object_set_new(o, "serving", json_string("fallback blend (docs/ranking.md)"));
@@ -63,13 +64,15 @@ int mq_cmd_train_rank(mq_cli *cli, mq_store *s, const struct mq_matrix_opts *mo,
             printf("  validation NDCG@10: ranker %.4f, best single model %s %.4f%s\n",
                    rep.valid_ndcg10, rep.valid_best_model, rep.valid_ndcg10_best,
                    rep.used ? "" : ": the ranker is not used, the best model serves");
-            if (rep.outcomes)
-                printf("  match score: %zu outcomes, isotonic calibration (ECE %.3f on the "
-                       "held-out part)\n",
-                       rep.outcomes, rep.calib_ece);
         } else {
             printf("ranker    not trained (%s): serving the fallback blend\n", rep.skipped);
         }
+        if (rep.enjoy_seconds > 0)
+            printf("  match score: %zu outcomes, isotonic calibration (ECE %.3f on the "
+                   "held-out part)\n",
+                   rep.outcomes, rep.calib_ece);
+        else
+            printf("  match score: not calibrated (too few outcomes in the window)\n");
     }
     *report = o;
     return MQ_OK;

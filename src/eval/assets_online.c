@@ -343,7 +343,24 @@ int mq_assets_online_svg(const mq_assets_online_report *r, const char *path, mq_
         return mq_err_set(err, MQ_EINVAL, "%s: the report has no random policy", path);
     const int win = r->n_days >= 30 ? 5 : r->n_days >= 10 ? 2 : 1;
     const int nw = (r->n_days + win - 1) / win;
-    double ymax = 1.2;
+    /* the y range: the values plotted, rounded out to 0.1, and 1 (random) */
+    double ymin = 1, ymax = 1;
+    for (size_t i = 0; i < r->n; i++) {
+        if (&r->rows[i] == rnd || strcmp(r->rows[i].name, "oracle") == 0)
+            continue;
+        for (int w = 0; w < nw; w++) {
+            int d0 = w * win, d1 = MQ_MIN(d0 + win, r->n_days);
+            double base = span(r, rnd->day_regret, d0, d1);
+            if (base <= 0)
+                continue;
+            double v = span(r, r->rows[i].day_regret, d0, d1) / base;
+            ymin = MQ_MIN(ymin, v);
+            ymax = MQ_MAX(ymax, v);
+        }
+    }
+    ymin = floor(ymin * 10 - 1e-9) / 10;
+    ymax = ceil(ymax * 10 + 1e-9) / 10;
+    const double ystep = ymax - ymin > 0.6 ? 0.1 : 0.05;
     FILE *f = fopen(path, "w");
     if (!f)
         return mq_err_set(err, MQ_EIO, "%s: cannot write the chart", path);
@@ -352,14 +369,14 @@ int mq_assets_online_svg(const mq_assets_online_report *r, const char *path, mq_
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%.0f\" y=\"22\" font-size=\"14\">%s: regret as a share of random's, "
-            "%d-day windows (0 = the oracle)</text>\n",
+            "%d-day windows (1 = random, 0 = the oracle)</text>\n",
             W, H, W, H, L, mq_asset_slot_name(r->slot), win);
     double pw = W - L - R, ph = H - T - B;
-    for (double y = 0; y <= ymax + 1e-9; y += 0.2) {
-        double py = T + ph * (1 - y / ymax);
+    for (double y = ymin; y <= ymax + 1e-9; y += ystep) {
+        double py = T + ph * (1 - (y - ymin) / (ymax - ymin));
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n"
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n",
                 L, py, L + pw, py, fabs(y - 1) < 1e-9 ? "#888" : "#ddd", L - 6, py + 4, y);
     }
     int xstep = r->n_days > 20 ? 10 : r->n_days > 10 ? 5 : 1;
@@ -388,9 +405,8 @@ int mq_assets_online_svg(const mq_assets_online_report *r, const char *path, mq_
             if (base <= 0)
                 continue;
             double v = span(r, row->day_regret, d0, d1) / base;
-            v = MQ_MIN(MQ_MAX(v, 0), ymax);
             fprintf(f, "%.1f,%.1f ", L + pw * (d0 + d1) / 2.0 / r->n_days,
-                    T + ph * (1 - v / ymax));
+                    T + ph * (1 - (v - ymin) / (ymax - ymin)));
         }
         double ly = T + 14 + 18 * k;
         fprintf(f,

@@ -494,7 +494,10 @@ int mq_rank_data_build(mq_store *s, const mq_bundle *b, const mq_semantics *sem,
     bd.state = mq_state_create(sem);
     bd.ws = mq_rank_ws_create(b);
     bd.impressions = lc.impressions;
-    bd.per_profile = !lc.impressions || (kind == MQ_RANK_DATA_EVAL && p->eval_profiles);
+    /* Without impressions, training groups are only made when the ranker will be
+     * trained on them (rank.without_impressions = profiles); outcomes always are. */
+    bd.per_profile = kind == MQ_RANK_DATA_EVAL ? !lc.impressions || p->eval_profiles
+                                               : !lc.impressions && !p->skip_without_impressions;
     uint32_t n = mq_bundle_n_titles(b);
     bd.outcome_of = mq_calloc(n + 1, sizeof *bd.outcome_of);
     bd.played = mq_calloc(n + 1, 1);

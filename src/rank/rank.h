@@ -302,6 +302,7 @@ typedef struct mq_rank_params {
     int64_t reward_window_ms; /* a play within this long after an impression is its play */
     bool eval_profiles;   /* evaluate per profile over the catalogue even with impressions */
     bool guard;           /* not used unless it beats the best model on validation */
+    bool skip_without_impressions; /* no ranker on data without impressions (the blend) */
     uint64_t seed;
     int threads;
 } mq_rank_params;

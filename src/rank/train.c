@@ -36,6 +36,8 @@ void mq_rank_params_from_config(mq_rank_params *p, const mq_config *c) {
     const char *ev = mq_config_str(c, "rank.eval_requests");
     p->eval_profiles = ev && strcmp(ev, "profiles") == 0;
     p->guard = mq_config_num(c, "rank.guard") != 0;
+    const char *wi = mq_config_str(c, "rank.without_impressions");
+    p->skip_without_impressions = !wi || strcmp(wi, "profiles") != 0;
     p->threads = (int)mq_config_num(c, "threads");
 }
 
@@ -203,21 +205,37 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
     float *margin = NULL;
     xy *cal = NULL;
     float *iso = NULL;
-    if (d->n_groups < 20) {
+    bool rank_it = true;
+    if (!d->impressions && p->skip_without_impressions) {
+        snprintf(rep->skipped, sizeof rep->skipped,
+                 "the data has no impressions (rank.without_impressions = skip): the fallback "
+                 "blend serves; the match score is still trained");
+        rank_it = false;
+    } else if (d->n_groups < 20) {
         snprintf(rep->skipped, sizeof rep->skipped,
                  "only %zu training groups (pages with a play, or new positives) in the window; "
                  "at least 20 are needed",
                  d->n_groups);
-        return MQ_OK;
+        rank_it = false;
     }
     double t0 = mq_mono_s();
-    /* The calibration window: the latest calib_frac of the groups' time span. */
-    int64_t lo = d->group_ms[0], hi = d->group_ms[0];
-    for (size_t g = 0; g < d->n_groups; g++) {
+    /* The calibration window: the latest calib_frac of the time span of the groups
+     * (or of the outcomes, without a ranker). */
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t g = 0; rank_it && g < d->n_groups; g++) {
         lo = MQ_MIN(lo, d->group_ms[g]);
         hi = MQ_MAX(hi, d->group_ms[g]);
     }
+    for (size_t i = 0; !rank_it && i < d->n_out; i++) {
+        lo = MQ_MIN(lo, d->out_ms[i]);
+        hi = MQ_MAX(hi, d->out_ms[i]);
+    }
+    if (lo > hi)
+        return MQ_OK; /* nothing at all in the window */
     int64_t cut = hi - (int64_t)((double)(hi - lo) * p->calib_frac);
+    bool used = false;
+    if (!rank_it)
+        goto enjoy;
     /* Training groups: before the cut, the most recent max_pages of them. */
     size_t ntr = 0, rows = 0;
     for (size_t g = 0; g < d->n_groups; g++)
@@ -255,7 +273,8 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
                  "only %zu training groups before the calibration window", ng);
         mq_free(x);
         mq_free(y);
-        goto out;
+        rank_it = false;
+        goto enjoy;
     }
     rc = fit(x, y, rows, gsize, ng, p, true, &json, &json_len, rep->gain, err);
     mq_free(x);
@@ -307,9 +326,10 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
 
     /* A ranker that does not beat the best single model on the held-out groups is
      * stored (for inspection) but not used: the bundle then serves that model. */
-    bool used = !p->guard || !(rep->valid_ndcg10 < rep->valid_ndcg10_best);
+    used = !p->guard || !(rep->valid_ndcg10 < rep->valid_ndcg10_best);
     rep->used = used;
 
+enjoy:
     /* The enjoy model and its calibration. */
     size_t ntr_o = 0, ncal = 0;
     for (size_t i = 0; i < d->n_out; i++) {
@@ -380,8 +400,12 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
     }
 
     /* Into the bundle. */
-    put_forest(into, &rank, RK_SEC_RANK_FEAT, RK_SEC_RANK_THR, RK_SEC_RANK_LEAF);
-    mq_bundle_add_section(into, RK_SEC_RANK_XGB, rank_json, rank_json_len);
+    if (!rank_it && !have_enjoy)
+        goto out;
+    if (rank_it) {
+        put_forest(into, &rank, RK_SEC_RANK_FEAT, RK_SEC_RANK_THR, RK_SEC_RANK_LEAF);
+        mq_bundle_add_section(into, RK_SEC_RANK_XGB, rank_json, rank_json_len);
+    }
     json_t *names = json_array(), *imp = json_object();
     for (int f = 0; f < MQ_RF_COUNT; f++) {
         json_array_append_new(names, json_string(mq_rank_feature_name((mq_rank_feature)f)));
@@ -391,9 +415,10 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
     json_t *meta = json_object();
     json_object_set_new(meta, "features", names);
     json_object_set_new(meta, "importance_total_gain", imp);
-    json_object_set_new(meta, "rank",
-                        json_pack("{s:i, s:i, s:f}", "trees", (int)rank.n_trees, "depth",
-                                  (int)rank.depth, "base", (double)rank.base));
+    if (rank_it)
+        json_object_set_new(meta, "rank",
+                            json_pack("{s:i, s:i, s:f}", "trees", (int)rank.n_trees, "depth",
+                                      (int)rank.depth, "base", (double)rank.base));
     if (have_enjoy)
         json_object_set_new(meta, "enjoy",
                             json_pack("{s:i, s:i, s:f, s:f}", "trees", (int)enjoy.n_trees,
@@ -407,7 +432,9 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
     json_object_set_new(meta, "outcomes", json_integer((json_int_t)rep->outcomes));
     json_object_set_new(meta, "train_seconds", json_real(rep->seconds));
     json_object_set_new(meta, "used", json_boolean(used));
-    if (!used) {
+    if (!rank_it) {
+        json_object_set_new(meta, "why", json_string(rep->skipped));
+    } else if (!used) {
         char why[200];
         snprintf(why, sizeof why,
                  "the trained ranker (validation NDCG@10 %.4f) did not beat the best single model "
@@ -417,17 +444,18 @@ int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *int
         json_object_set_new(meta, "why", json_string(why));
         json_object_set_new(meta, "serve_model", json_string(rep->valid_best_model));
     }
-    json_object_set_new(
-        meta, "validation",
-        json_pack("{s:f, s:f, s:s}", "ndcg@10", rep->valid_ndcg10, "best_model_ndcg@10",
-                  rep->valid_ndcg10_best, "best_model", rep->valid_best_model));
+    if (rank_it)
+        json_object_set_new(
+            meta, "validation",
+            json_pack("{s:f, s:f, s:s}", "ndcg@10", rep->valid_ndcg10, "best_model_ndcg@10",
+                      rep->valid_ndcg10_best, "best_model", rep->valid_best_model));
     json_object_set_new(meta, "params",
                         json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "trees", p->trees,
                                   "depth", p->depth, "eta", p->eta, "min_child_weight",
                                   p->min_child_weight, "subsample", p->subsample, "colsample",
                                   p->colsample, "lambda", p->lambda));
     mq_bundle_meta_set(into, RK_META, meta);
-    rep->trained = true;
+    rep->trained = rank_it;
 out:
     mq_free(json);
     mq_free(rank_json);

@@ -231,6 +231,10 @@ enum { T_NUM, T_STR };
       "1: a trained ranker that does not beat the best single candidate model on its "   \
       "held-out validation groups is not used (that model serves, and `marquee train` "  \
       "says so); 0: always use it.")                                                    \
+    X("rank.without_impressions", T_STR, "skip", 0, 0,                                  \
+      "Data without impressions (MovieLens): skip (no ranker: the fallback blend serves; " \
+      "the match score is still trained on ratings) or profiles (train the ranker on "   \
+      "each profile's candidate set, labelled with the titles it rated positively next).") \
     X("rank.eval_requests", T_STR, "pages", 0, 0,                                       \
       "`marquee eval --protocol time`, data with impressions: pages (each page after T "  \
       "with a play, its logged impressions re-ranked) or profiles (each profile's "      \
