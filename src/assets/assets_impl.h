@@ -59,6 +59,7 @@ typedef struct variant_info {
 typedef struct title_slot {
     uint8_t n;    /* variants */
     uint32_t off; /* first variant in the slot's variant arrays */
+    uint32_t imp; /* finalized impressions of its variants (the cold rule) */
 } title_slot;
 
 typedef struct title_info {

@@ -299,6 +299,9 @@ static int parse(mq_assets *a, reader *r, bool commit, mq_err *err) {
         for (int s = 0; s < MQ_SLOT_COUNT; s++)
             for (size_t i = 0; i < a->m[s].var_imp.len; i++)
                 a->m[s].var_imp.items[i] = a->m[s].var_rew.items[i] = 0;
+        for (size_t id = 0; id < a->titles.len; id++)
+            for (int s = 0; s < MQ_SLOT_COUNT; s++)
+                a->titles.items[id].s[s].imp = 0;
     }
     /* titles */
     uint32_t nt = r_u32(r);
@@ -320,6 +323,7 @@ static int parse(mq_assets *a, reader *r, bool commit, mq_err *err) {
                     if (strcmp(v[q].id, buf) == 0) {
                         m->var_imp.items[ti->s[s].off + (size_t)q] = imp;
                         m->var_rew.items[ti->s[s].off + (size_t)q] = rew;
+                        a->titles.items[id].s[s].imp += (uint32_t)MQ_MIN(imp, 4e9);
                         break;
                     }
             }

@@ -179,7 +179,7 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
     const variant_info *v = slot_variants(a, ti, s);
     for (int i = 0; i < n; i++)
         pol[i] = 0;
-    if (s == MQ_SLOT_ARTWORK && a->p.stable && ctx->profile_id) {
+    if (s == MQ_SLOT_ARTWORK && a->p.stable && ctx->profile_id && a->pins.n) {
         int pv = mq_assets_pinned(a, ctx->profile_id, ti - a->titles.items);
         if (pv >= 0 && pv < n) {
             pol[pv] = 1;
@@ -191,14 +191,11 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
             pol[i] = 1.0 / n;
         return MQ_ASSET_POLICY;
     }
-    double imp = 0;
-    for (int i = 0; i < n; i++)
-        imp += m->var_imp.items[ti->s[s].off + i];
     if (a->p.policy == MQ_APOL_DEFAULT) {
         pol[0] = 1;
         return MQ_ASSET_POLICY;
     }
-    if (imp < a->p.cold_impressions) {
+    if (ti->s[s].imp < (uint32_t)a->p.cold_impressions) {
         pol[0] = 1;
         return MQ_ASSET_COLD;
     }

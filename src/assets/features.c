@@ -209,6 +209,7 @@ void features_put_title(mq_assets *a, const mq_title *t) {
         uint32_t n = variant_count(t, s);
         ti->s[s].n = (uint8_t)n;
         ti->s[s].off = (uint32_t)m->vars.len;
+        ti->s[s].imp = 0;
         for (uint32_t i = 0; i < n; i++) {
             const char *one = NULL;
             mq_strlist tags = variant_tags(t, s, i, &one);

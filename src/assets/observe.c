@@ -196,6 +196,8 @@ static void finalize(mq_assets *a, const pending *pd, double reward) {
             continue;
         slot_model *m = &a->m[s];
         const variant_info *all = slot_variants(a, ti, s), *vi = &all[v];
+        if (a->titles.items[pd->title].s[s].imp < UINT32_MAX)
+            a->titles.items[pd->title].s[s].imp++;
         if (a->p.counts_only) {
             m->updates++;
             m->reward_sum += reward;
