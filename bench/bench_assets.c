@@ -255,8 +255,8 @@ int main(int argc, char **argv) {
            "\"serialize_ms\":%.1f}\n",
            n_titles, n_profiles, n_events, (unsigned long long)st.impressions, learn_s,
            n_events / learn_s, (unsigned long long)st.updates[MQ_SLOT_ARTWORK],
-           (unsigned long long)st.refreshes[MQ_SLOT_ARTWORK], st.dims[MQ_SLOT_ARTWORK],
-           b.len / 1e6, 1000 * ser_s);
+           (unsigned long long)st.refreshes[MQ_SLOT_ARTWORK], st.dims[MQ_SLOT_ARTWORK], b.len / 1e6,
+           1000 * ser_s);
     mq_buf_free(&b);
     /* one refresh of every slot, forced by a fresh update count */
     {

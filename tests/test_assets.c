@@ -67,8 +67,7 @@ static void world_init(world *w) {
         const char *styles[3] = {"style-a|warm", "style-b|cool", "style-c|muted"};
         for (int i = 0; i < 3; i++) {
             snprintf(buf, sizeof buf, "t%u-a%d", id, i);
-            t.artwork[i] = (mq_asset){mq_arena_strdup(&w->ar, buf), NULL,
-                                      list1(&w->ar, styles[i])};
+            t.artwork[i] = (mq_asset){mq_arena_strdup(&w->ar, buf), NULL, list1(&w->ar, styles[i])};
         }
         t.n_synopses = 2;
         t.synopses = mq_arena_alloc(&w->ar, 2 * sizeof(mq_asset));
@@ -218,8 +217,8 @@ static void run_groups(mq_asset_policy pol, int rounds, double out[2], stream *k
             if (mq_assets_pinned(a, pr, t) >= 0)
                 continue;
             double probs[MQ_ASSETS_MAX_VARIANTS];
-            int n = mq_assets_distribution(a, &ctx, mq_catalog_title(w.cat, t), MQ_SLOT_ARTWORK,
-                                           probs);
+            int n =
+                mq_assets_distribution(a, &ctx, mq_catalog_title(w.cat, t), MQ_SLOT_ARTWORK, probs);
             cr_assert_eq(n, 3);
             int g = group_of(pr);
             sum[g] += probs[g == 0 ? 0 : 1];
@@ -377,8 +376,7 @@ Test(assets, replay_is_unbiased_on_a_uniform_log) {
     double mean = sum / runs, sd = sqrt((sum2 / runs - mean * mean) / (runs - 1));
     cr_log_info("replay: truth %.4f, mean estimate %.4f (se %.4f), coverage %.3f", truth, mean, sd,
                 (double)covered / runs);
-    cr_expect_leq(fabs(mean - truth), 4 * sd, "mean %.5f vs truth %.5f (se %.5f)", mean, truth,
-                  sd);
+    cr_expect_leq(fabs(mean - truth), 4 * sd, "mean %.5f vs truth %.5f (se %.5f)", mean, truth, sd);
     cr_expect(covered > 0.92 * runs && covered < 0.98 * runs, "coverage %d/%d", covered, runs);
     cr_expect_leq(fabs(snips / runs - truth), 4 * sd + 1e-3);
     /* An estimate from no matched impression is not a number, not zero. */
@@ -420,14 +418,14 @@ Test(assets, rewards_follow_the_window_and_the_latest_impression) {
     mq_asset_rewards *rw = mq_asset_rewards_create(&p);
     stream s;
     stream_init(&s);
-    ev(&s, MQ_EV_IMPRESSION, 1, 7);                   /* seq 1: shown, then again */
-    ev(&s, MQ_EV_IMPRESSION, 1, 7);                   /* seq 2: the one acted on */
-    ev(&s, MQ_EV_PLAY_START, 1, 7)->position_s = 0;   /* seq 3 */
-    ev(&s, MQ_EV_IMPRESSION, 2, 7);                   /* seq 4: played too late */
+    ev(&s, MQ_EV_IMPRESSION, 1, 7);                 /* seq 1: shown, then again */
+    ev(&s, MQ_EV_IMPRESSION, 1, 7);                 /* seq 2: the one acted on */
+    ev(&s, MQ_EV_PLAY_START, 1, 7)->position_s = 0; /* seq 3 */
+    ev(&s, MQ_EV_IMPRESSION, 2, 7);                 /* seq 4: played too late */
     s.ts += 700000;
-    ev(&s, MQ_EV_PLAY_START, 2, 7)->position_s = 0;   /* seq 5 */
-    ev(&s, MQ_EV_IMPRESSION, 3, 8);                   /* seq 6: played by someone else */
-    ev(&s, MQ_EV_PLAY_START, 4, 8)->position_s = 0;   /* seq 7 */
+    ev(&s, MQ_EV_PLAY_START, 2, 7)->position_s = 0; /* seq 5 */
+    ev(&s, MQ_EV_IMPRESSION, 3, 8);                 /* seq 6: played by someone else */
+    ev(&s, MQ_EV_PLAY_START, 4, 8)->position_s = 0; /* seq 7 */
     for (size_t i = 0; i < s.evs.len; i++)
         mq_asset_rewards_add(rw, &s.evs.items[i]);
     mq_asset_rewards_flush(rw);
@@ -589,7 +587,8 @@ Test(assets, checkpoint_plus_the_rest_of_the_log_equals_the_whole_log) {
     serialize(whole, &b2);
     serialize(resumed, &b3);
     cr_assert_eq(b2.len, b3.len);
-    cr_assert(memcmp(b2.data, b3.data, b2.len) == 0, "checkpoint + rest differs from the whole log");
+    cr_assert(memcmp(b2.data, b3.data, b2.len) == 0,
+              "checkpoint + rest differs from the whole log");
     mq_assets_stats_get(whole, &st);
     cr_assert_gt(st.refreshes[MQ_SLOT_ARTWORK], 5);
 

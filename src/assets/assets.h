@@ -68,12 +68,12 @@ int mq_asset_slot_parse(const char *s);          /* -1 when unknown */
 /* -------------------------------------------------------------- policies ---- */
 
 /* X(ENUM, "name", meaning). */
-#define MQ_ASSET_POLICIES(X)                                                             \
-    X(THOMPSON, "thompson", "Thompson sampling from the shared linear model")            \
-    X(LINUCB, "linucb", "LinUCB on the shared linear model")                              \
-    X(GREEDY, "greedy", "the shared linear model's posterior mean")                       \
-    X(TITLE, "title", "per-title take rate, ignoring the profile (epsilon-greedy)")      \
-    X(UNIFORM, "uniform", "uniformly random")                                             \
+#define MQ_ASSET_POLICIES(X)                                                                       \
+    X(THOMPSON, "thompson", "Thompson sampling from the shared linear model")                      \
+    X(LINUCB, "linucb", "LinUCB on the shared linear model")                                       \
+    X(GREEDY, "greedy", "the shared linear model's posterior mean")                                \
+    X(TITLE, "title", "per-title take rate, ignoring the profile (epsilon-greedy)")                \
+    X(UNIFORM, "uniform", "uniformly random")                                                      \
     X(DEFAULT, "default", "the editorial default (variant 0)")
 
 typedef enum {
@@ -98,16 +98,16 @@ typedef enum { MQ_REWARD_PLAY = 0, MQ_REWARD_MINUTES } mq_asset_reward;
 
 typedef struct mq_assets_params {
     mq_asset_policy policy;
-    bool logistic;         /* the model: logistic (Laplace) or linear (Gaussian) */
-    double epsilon;        /* share of uniformly random choices mixed into the policy */
+    bool logistic;          /* the model: logistic (Laplace) or linear (Gaussian) */
+    double epsilon;         /* share of uniformly random choices mixed into the policy */
     double prior_var;       /* prior variance of the profile-feature x tag crosses */
     double prior_var_terms; /* prior variance of every other weight */
-    double noise_var;      /* reward noise variance of the linear model */
-    double ts_scale;       /* Thompson: posterior standard deviation multiplier */
-    double ucb_alpha;      /* LinUCB: width of the confidence bonus */
-    int draws;             /* Thompson: posterior draws in the bank (K) */
-    int taste_dims;        /* hashed taste dimensions (T) */
-    int tag_dims;          /* tag vocabulary per slot (V) */
+    double noise_var;       /* reward noise variance of the linear model */
+    double ts_scale;        /* Thompson: posterior standard deviation multiplier */
+    double ucb_alpha;       /* LinUCB: width of the confidence bonus */
+    int draws;              /* Thompson: posterior draws in the bank (K) */
+    int taste_dims;         /* hashed taste dimensions (T) */
+    int tag_dims;           /* tag vocabulary per slot (V) */
     bool use_device, use_timeslot, use_personal, use_editorial;
     double personal_prior; /* pseudo-impressions at the overall rate shrinking small counts */
     double personal_var;   /* prior variance of a profile's own response to a tag */
@@ -115,13 +115,13 @@ typedef struct mq_assets_params {
     int64_t reward_window_ms;
     double minutes_cap; /* minutes reward: minutes watched / cap, at most 1 */
     int cold_impressions;
-    int refresh_every; /* posterior refresh: at most this many updates apart; 0 = only
-                        * when mq_assets_refresh is called (evaluators) */
-    bool stable;       /* keep the artwork of a title the profile played */
-    unsigned slots;    /* bit mask of slots that learn (1 << mq_asset_slot) */
-    bool counts_only;  /* evaluators: keep the variant counts and profiles but fit no
-                        * model (for policies that never read it) */
-    uint64_t seed;     /* seed of the posterior draws */
+    int refresh_every;        /* posterior refresh: at most this many updates apart; 0 = only
+                               * when mq_assets_refresh is called (evaluators) */
+    bool stable;              /* keep the artwork of a title the profile played */
+    unsigned slots;           /* bit mask of slots that learn (1 << mq_asset_slot) */
+    bool counts_only;         /* evaluators: keep the variant counts and profiles but fit no
+                               * model (for policies that never read it) */
+    uint64_t seed;            /* seed of the posterior draws */
     const char *url_template; /* "{id}" and "{title}" are replaced; borrowed */
     mq_semantics sem;         /* taste weights and recency half-life */
 } mq_assets_params;
@@ -179,18 +179,18 @@ typedef struct mq_asset_context {
 
 /* Why a variant was chosen. */
 typedef enum {
-    MQ_ASSET_NONE = 0,  /* the title has no variant for the slot */
-    MQ_ASSET_POLICY,    /* the policy's choice */
-    MQ_ASSET_EXPLORE,   /* the epsilon-uniform draw */
-    MQ_ASSET_COLD,      /* a cold title's editorial default */
-    MQ_ASSET_PINNED,    /* the artwork the profile played the title with */
+    MQ_ASSET_NONE = 0, /* the title has no variant for the slot */
+    MQ_ASSET_POLICY,   /* the policy's choice */
+    MQ_ASSET_EXPLORE,  /* the epsilon-uniform draw */
+    MQ_ASSET_COLD,     /* a cold title's editorial default */
+    MQ_ASSET_PINNED,   /* the artwork the profile played the title with */
 } mq_asset_reason;
 
 typedef struct mq_asset_pick {
-    int variant;        /* index into artwork[], synopses[] or labels.items[]; -1 none */
-    const char *id;     /* the asset id (label: its text); owned by the model (or, for
-                         * a title the model was never given, by the title) */
-    double propensity;  /* probability that this variant was chosen; 0 when none */
+    int variant;       /* index into artwork[], synopses[] or labels.items[]; -1 none */
+    const char *id;    /* the asset id (label: its text); owned by the model (or, for
+                        * a title the model was never given, by the title) */
+    double propensity; /* probability that this variant was chosen; 0 when none */
     mq_asset_reason reason;
 } mq_asset_pick;
 
@@ -241,13 +241,13 @@ void mq_assets_refresh(mq_assets *a);
 void mq_assets_set_refresh_every(mq_assets *a, int every);
 
 typedef struct mq_assets_stats {
-    int64_t last_seq;      /* last event applied */
+    int64_t last_seq; /* last event applied */
     uint64_t events, impressions, rewarded, pending, profiles, pins;
     uint64_t updates[MQ_SLOT_COUNT]; /* model updates (finalized impressions) */
     uint64_t refreshes[MQ_SLOT_COUNT];
     double reward_sum[MQ_SLOT_COUNT];
-    int dims[MQ_SLOT_COUNT];         /* model dimension per slot */
-    int vocab[MQ_SLOT_COUNT];        /* tags in the slot's vocabulary */
+    int dims[MQ_SLOT_COUNT];  /* model dimension per slot */
+    int vocab[MQ_SLOT_COUNT]; /* tags in the slot's vocabulary */
 } mq_assets_stats;
 
 void mq_assets_stats_get(const mq_assets *a, mq_assets_stats *st);
@@ -296,8 +296,8 @@ bool mq_asset_rewards_next(mq_asset_rewards *r, int64_t *seq, double *reward);
  * logging policy showed: unbiased when the log chose uniformly at random) and
  * self-normalized IPS (sum w r / sum w with w = pi(logged) / logged propensity). */
 typedef struct mq_replay {
-    double logged, matched;        /* impressions seen, and matched */
-    double sum_r, sum_r2;          /* matched rewards */
+    double logged, matched;           /* impressions seen, and matched */
+    double sum_r, sum_r2;             /* matched rewards */
     double sw, swr, sw2, sw2r, sw2r2; /* SNIPS moments */
 } mq_replay;
 

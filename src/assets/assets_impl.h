@@ -18,8 +18,8 @@
 
 #include "assets.h"
 
-#define NZ 5          /* variant-independent terms: 1, affinity, title logit, ln(1+row), ln(1+col) */
-#define VTAGS 4       /* in-vocabulary tags kept per variant */
+#define NZ 5    /* variant-independent terms: 1, affinity, title logit, ln(1+row), ln(1+col) */
+#define VTAGS 4 /* in-vocabulary tags kept per variant */
 #define MAX_TOKENS 16 /* genre and tag tokens per title for the taste */
 #define MAX_PENDING (1u << 20)
 #define NO_VARIANT (-1)
@@ -48,7 +48,7 @@ static inline uint64_t pair_key(uint32_t profile, uint32_t title) {
 /* ----------------------------------------------------------------- titles ---- */
 
 typedef struct variant_info {
-    bool is_default;    /* the title's first variant: the editorial default */
+    bool is_default; /* the title's first variant: the editorial default */
     uint8_t ntags;
     uint8_t tag[VTAGS]; /* vocabulary indices */
     const char *id;     /* asset id (label text), copied into the model's arena */
@@ -74,7 +74,7 @@ typedef struct title_info {
 /* ------------------------------------------------------------------ model ---- */
 
 typedef struct slot_model {
-    int V;                          /* tags in the vocabulary */
+    int V;                                /* tags in the vocabulary */
     const char *tags[MQ_ASSETS_MAX_TAGS]; /* arena */
     /* Feature layout: c (x) t (C * V), affinity x t (V), the personal term, the
      * editorial term, the NZ variant-independent terms, the context's own main
@@ -120,7 +120,7 @@ bool model_due(const slot_model *m, const mq_assets_params *p);
 
 typedef struct profile_rec {
     uint32_t id;
-    int64_t taste_ts;        /* the time the decayed taste sums refer to */
+    int64_t taste_ts; /* the time the decayed taste sums refer to */
     double n_tot[MQ_SLOT_COUNT], r_tot[MQ_SLOT_COUNT]; /* finalized impressions, rewards */
     uint32_t block; /* floats: taste[T], then per slot and tag: info[V], residual[V]
                      * (the personal term), watched[V] (the editorial term) */
@@ -176,9 +176,9 @@ void attrib_compact(attrib *t);
 struct mq_assets {
     mq_assets_params p;
     char *url_template;
-    mq_arena arena; /* ids, tags, vocabulary strings */
-    int T, C;       /* taste dimensions, context dimension */
-    int i_dev, i_slot; /* first index of the device and time-slot one-hots; -1 absent */
+    mq_arena arena;            /* ids, tags, vocabulary strings */
+    int T, C;                  /* taste dimensions, context dimension */
+    int i_dev, i_slot;         /* first index of the device and time-slot one-hots; -1 absent */
     MQ_VEC(title_info) titles; /* by title id */
     slot_model m[MQ_SLOT_COUNT];
     /* profiles */

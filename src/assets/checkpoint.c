@@ -144,8 +144,8 @@ void mq_assets_serialize(const mq_assets *a, mq_buf *out) {
         if (pd->consumed)
             continue;
         uint64_t cur;
-        bool open = u64map_get(&at->open, pair_key(pd->profile, pd->title), &cur) &&
-                    cur == at->base + i;
+        bool open =
+            u64map_get(&at->open, pair_key(pd->profile, pd->title), &cur) && cur == at->base + i;
         w_i64(out, pd->seq);
         w_i64(out, pd->ts);
         w_u32(out, pd->profile);
@@ -184,13 +184,13 @@ static const void *r_raw(reader *r, size_t n) {
     return p;
 }
 
-#define R_SCALAR(name, T)                                                                \
-    static T name(reader *r) {                                                           \
-        T v = 0;                                                                         \
-        const void *p = r_raw(r, sizeof(T));                                             \
-        if (p)                                                                           \
-            memcpy(&v, p, sizeof(T));                                                    \
-        return v;                                                                        \
+#define R_SCALAR(name, T)                                                                          \
+    static T name(reader *r) {                                                                     \
+        T v = 0;                                                                                   \
+        const void *p = r_raw(r, sizeof(T));                                                       \
+        if (p)                                                                                     \
+            memcpy(&v, p, sizeof(T));                                                              \
+        return v;                                                                                  \
     }
 R_SCALAR(r_u8, uint8_t)
 R_SCALAR(r_u32, uint32_t)
@@ -447,17 +447,15 @@ int mq_assets_deserialize(mq_assets *a, const void *data, size_t len, mq_err *er
     uint32_t hdr[5];
     memcpy(hdr, p + 8, sizeof hdr);
     if (hdr[0] != VERSION)
-        return mq_err_set(err, MQ_EVERSION,
-                          "assets checkpoint: expected format version %u, got %u", VERSION,
-                          hdr[0]);
+        return mq_err_set(err, MQ_EVERSION, "assets checkpoint: expected format version %u, got %u",
+                          VERSION, hdr[0]);
     if (hdr[1] != (uint32_t)a->T || hdr[2] != (uint32_t)a->C || hdr[3] != flags_of(&a->p) ||
         hdr[4] != (uint32_t)a->p.draws)
         return mq_err_set(err, MQ_EVERSION,
                           "assets checkpoint: made with other feature settings (taste dims %u, "
                           "context dims %u, flags %u, draws %u; these settings give %d, %d, %u, "
                           "%d); rebuild it from the event log",
-                          hdr[1], hdr[2], hdr[3], hdr[4], a->T, a->C, flags_of(&a->p),
-                          a->p.draws);
+                          hdr[1], hdr[2], hdr[3], hdr[4], a->T, a->C, flags_of(&a->p), a->p.draws);
     reader r = {p, len, 0, false};
     int rc = parse(a, &r, false, err);
     if (rc)

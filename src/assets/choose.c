@@ -130,33 +130,33 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
 #else
 #define TS_CLONES
 #endif
-#define TS_ARGMAX(KB)                                                                    \
-    TS_CLONES static void ts_argmax##KB(const float (*w)[MQ_ASSETS_MAX_DRAWS],                     \
-                              const float (*u)[MQ_ASSETS_MAX_DRAWS], const variant_info *v, \
-                              int n, float aff, float *argf) {                           \
-        float best[KB], acc[KB];                                                         \
-        for (int i = 0; i < n; i++) {                                                    \
-            for (int k = 0; k < KB; k++)                                                 \
-                acc[k] = 0;                                                              \
-            for (int q = 0; q < v[i].ntags; q++) {                                       \
-                const float *wj = w[v[i].tag[q]], *uj = u[v[i].tag[q]];                  \
-                for (int k = 0; k < KB; k++)                                             \
-                    acc[k] += wj[k] + aff * uj[k];                                       \
-            }                                                                            \
-            if (i == 0) {                                                                \
-                for (int k = 0; k < KB; k++) {                                           \
-                    best[k] = acc[k];                                                    \
-                    argf[k] = 0;                                                         \
-                }                                                                        \
-                continue;                                                                \
-            }                                                                            \
-            const float fi = (float)i;                                                   \
-            for (int k = 0; k < KB; k++) {                                               \
-                float gt = (float)(acc[k] > best[k]);                                    \
-                argf[k] += gt * (fi - argf[k]);                                          \
-                best[k] += gt * (acc[k] - best[k]);                                      \
-            }                                                                            \
-        }                                                                                \
+#define TS_ARGMAX(KB)                                                                              \
+    TS_CLONES static void ts_argmax##KB(const float(*w)[MQ_ASSETS_MAX_DRAWS],                      \
+                                        const float(*u)[MQ_ASSETS_MAX_DRAWS],                      \
+                                        const variant_info *v, int n, float aff, float *argf) {    \
+        float best[KB], acc[KB];                                                                   \
+        for (int i = 0; i < n; i++) {                                                              \
+            for (int k = 0; k < KB; k++)                                                           \
+                acc[k] = 0;                                                                        \
+            for (int q = 0; q < v[i].ntags; q++) {                                                 \
+                const float *wj = w[v[i].tag[q]], *uj = u[v[i].tag[q]];                            \
+                for (int k = 0; k < KB; k++)                                                       \
+                    acc[k] += wj[k] + aff * uj[k];                                                 \
+            }                                                                                      \
+            if (i == 0) {                                                                          \
+                for (int k = 0; k < KB; k++) {                                                     \
+                    best[k] = acc[k];                                                              \
+                    argf[k] = 0;                                                                   \
+                }                                                                                  \
+                continue;                                                                          \
+            }                                                                                      \
+            const float fi = (float)i;                                                             \
+            for (int k = 0; k < KB; k++) {                                                         \
+                float gt = (float)(acc[k] > best[k]);                                              \
+                argf[k] += gt * (fi - argf[k]);                                                    \
+                best[k] += gt * (acc[k] - best[k]);                                                \
+            }                                                                                      \
+        }                                                                                          \
     }
 TS_ARGMAX(16)
 TS_ARGMAX(32)
@@ -229,9 +229,8 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
                                aff * aff * ctx->prep.cov_uu[s][t1][t2];
                     }
             }
-            sc[i] = mean + (a->p.policy == MQ_APOL_LINUCB && var > 0
-                                ? a->p.ucb_alpha * sqrt(var)
-                                : 0);
+            sc[i] =
+                mean + (a->p.policy == MQ_APOL_LINUCB && var > 0 ? a->p.ucb_alpha * sqrt(var) : 0);
         }
         pol[argmax(sc, n)] = 1;
         return MQ_ASSET_POLICY;

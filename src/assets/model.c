@@ -140,8 +140,9 @@ void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want
     if (info != 0) {
         /* Cannot happen with a positive prior variance short of overflow; keep the
          * previous posterior rather than serve garbage. */
-        mq_log(MQ_LOG_ERROR, "assets: %s posterior refresh failed (dpotrf info %d); keeping "
-                             "the previous posterior",
+        mq_log(MQ_LOG_ERROR,
+               "assets: %s posterior refresh failed (dpotrf info %d); keeping "
+               "the previous posterior",
                mq_asset_slot_name((mq_asset_slot)slot), (int)info);
         goto out;
     }

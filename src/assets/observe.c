@@ -186,8 +186,8 @@ static void on_impression(mq_assets *a, const mq_event *e) {
 static void finalize(mq_assets *a, const pending *pd, double reward) {
     const title_info *ti = features_title(a, pd->title);
     profile_rec *pr = assets_profile(a, pd->profile, false);
-    const float *c = pd->ctx != UINT32_MAX ? a->ctx_pool.items + (size_t)pd->ctx * (size_t)a->C
-                                           : NULL;
+    const float *c =
+        pd->ctx != UINT32_MAX ? a->ctx_pool.items + (size_t)pd->ctx * (size_t)a->C : NULL;
     if (reward > 0)
         a->rewarded++;
     for (int s = 0; ti && pr && c && s < MQ_SLOT_COUNT; s++) {
@@ -235,7 +235,8 @@ static void finalize(mq_assets *a, const pending *pd, double reward) {
                 if (ut[u] == vi->tag[q])
                     delta[u] += 1;
         int idx[(MQ_ASSETS_MAX_TASTE + 10) * MQ_ASSETS_MAX_TAGS + 2 + NZ + MQ_ASSETS_MAX_TASTE + 9];
-        double val[(MQ_ASSETS_MAX_TASTE + 10) * MQ_ASSETS_MAX_TAGS + 2 + NZ + MQ_ASSETS_MAX_TASTE + 9];
+        double
+            val[(MQ_ASSETS_MAX_TASTE + 10) * MQ_ASSETS_MAX_TAGS + 2 + NZ + MQ_ASSETS_MAX_TASTE + 9];
         int nnz = 0;
         for (int k = 0; k < a->C; k++) {
             if (c[k] == 0)

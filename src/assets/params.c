@@ -58,7 +58,8 @@ static int parse_slots(const char *s, unsigned *mask, mq_err *err) {
         int k = mq_asset_slot_parse(name);
         if (k < 0)
             return mq_err_set(err, MQ_EINVAL,
-                              "assets.slots: expected artwork, synopsis or label, got \"%s\"", name);
+                              "assets.slots: expected artwork, synopsis or label, got \"%s\"",
+                              name);
         *mask |= 1u << k;
         s += len + (e ? 1 : 0);
     }

@@ -23,8 +23,8 @@ int mq_cmd_eval_assets(mq_cli *cli) {
     if (slot) {
         int s = mq_asset_slot_parse(slot);
         if (s != MQ_SLOT_ARTWORK && s != MQ_SLOT_SYNOPSIS)
-            return mq_cli_fail(cli, MQ_EXIT_USAGE, "--slot: expected artwork or synopsis, got \"%s\"",
-                               slot);
+            return mq_cli_fail(cli, MQ_EXIT_USAGE,
+                               "--slot: expected artwork or synopsis, got \"%s\"", slot);
         o.slot = (mq_asset_slot)s;
     }
     int64_t seed;

@@ -12,9 +12,9 @@
  * title-egreedy: the same with 10% exploration (the profile-blind bandit);
  * linucb and thompson: the contextual bandits on the shared model. */
 const ae_policy ae_roster[] = {
-    {"random", MQ_APOL_UNIFORM, 0},        {"default", MQ_APOL_DEFAULT, 0},
-    {"popular", MQ_APOL_TITLE, 0},         {"title-egreedy", MQ_APOL_TITLE, 0.1},
-    {"linucb", MQ_APOL_LINUCB, -1},        {"thompson", MQ_APOL_THOMPSON, -1},
+    {"random", MQ_APOL_UNIFORM, 0}, {"default", MQ_APOL_DEFAULT, 0},
+    {"popular", MQ_APOL_TITLE, 0},  {"title-egreedy", MQ_APOL_TITLE, 0.1},
+    {"linucb", MQ_APOL_LINUCB, -1}, {"thompson", MQ_APOL_THOMPSON, -1},
 };
 const size_t ae_roster_len = MQ_ARRAY_LEN(ae_roster);
 
@@ -103,8 +103,7 @@ int ae_truth_open(mq_store *s, const mq_catalog *cat, ae_truth *g, mq_err *err) 
         return mq_err_set(err, MQ_ECORRUPT, "ground_truth:%d:%d: %s", je.line, je.column, je.text);
     mq_world_params p;
     mq_world_params_default(&p);
-    rc = mq_world_params_from_json(&p, json_object_get(root, "params"), "ground_truth.params",
-                                   err);
+    rc = mq_world_params_from_json(&p, json_object_get(root, "params"), "ground_truth.params", err);
     json_decref(root);
     if (rc)
         return rc;

@@ -142,8 +142,8 @@ void mq_assets_online_free(mq_assets_online_report *r) {
     r->day_impressions = NULL;
 }
 
-int mq_assets_eval_online(mq_store *s, const mq_assets_params *base,
-                          const mq_assets_eval_opts *o, mq_assets_online_report *r, mq_err *err) {
+int mq_assets_eval_online(mq_store *s, const mq_assets_params *base, const mq_assets_eval_opts *o,
+                          mq_assets_online_report *r, mq_err *err) {
     memset(r, 0, sizeof *r);
     r->slot = o->slot;
     double t0 = mq_mono_s();
@@ -177,9 +177,9 @@ int mq_assets_eval_online(mq_store *s, const mq_assets_params *base,
     c.n_learn = MQ_MIN(ae_roster_len, (size_t)MQ_ASSETS_EVAL_POLICIES - 2);
     r->n = c.n_learn + 2;
     for (size_t i = 0; i < r->n; i++) {
-        const char *name = i < c.n_learn                    ? ae_roster[i].name
+        const char *name = i < c.n_learn                  ? ae_roster[i].name
                            : i == c.n_learn + BEST_STATIC ? "best-static"
-                                                            : "oracle";
+                                                          : "oracle";
         snprintf(r->rows[i].name, sizeof r->rows[i].name, "%s", name);
         r->rows[i].day_plays = mq_calloc((size_t)r->n_days, sizeof(double));
         r->rows[i].day_expected = mq_calloc((size_t)r->n_days, sizeof(double));
@@ -260,8 +260,9 @@ void mq_assets_online_print(FILE *f, const mq_assets_online_report *r) {
             "assets simulation (%s): %.0f impressions over %d days; the world's behaviour model "
             "decides each play\n",
             mq_asset_slot_name(r->slot), r->impressions, r->n_days);
-    fprintf(f, "take rate = expected plays / impressions (plays: realized with common random "
-               "numbers); last third = days %d-%d\n\n",
+    fprintf(f,
+            "take rate = expected plays / impressions (plays: realized with common random "
+            "numbers); last third = days %d-%d\n\n",
             last + 1, r->n_days);
     fprintf(f, "%-14s %9s %9s %10s %10s %11s %11s %11s %12s\n", "policy", "take rate", "plays",
             "vs random", "vs popular", "vs best-st.", "last third", "vs rnd (lt)", "regret/1k");
@@ -275,7 +276,8 @@ void mq_assets_online_print(FILE *f, const mq_assets_online_report *r) {
         lift(l4, sizeof l4, lt, rnd ? span(r, rnd->day_expected, last, r->n_days) : NAN);
         fprintf(f, "%-14s %8.3f%% %9.0f %10s %10s %11s %10.3f%% %11s %12.2f\n", row->name,
                 100 * row->expected / MQ_MAX(row->impressions, 1), row->plays, l1, l2, l3,
-                100 * lt / MQ_MAX(imps_last, 1), l4, 1000 * row->regret / MQ_MAX(row->impressions, 1));
+                100 * lt / MQ_MAX(imps_last, 1), l4,
+                1000 * row->regret / MQ_MAX(row->impressions, 1));
     }
     fprintf(f, "\nregret per 1,000 impressions, by day:\n%6s %9s", "day", "imps");
     for (size_t i = 0; i < r->n; i++)
@@ -289,7 +291,8 @@ void mq_assets_online_print(FILE *f, const mq_assets_online_report *r) {
         fprintf(f, "%3d-%-3d %8.0f", d0 + 1, d1, im);
         for (size_t i = 0; i < r->n; i++)
             if (strcmp(r->rows[i].name, "oracle") != 0)
-                fprintf(f, " %13.2f", 1000 * span(r, r->rows[i].day_regret, d0, d1) / MQ_MAX(im, 1));
+                fprintf(f, " %13.2f",
+                        1000 * span(r, r->rows[i].day_regret, d0, d1) / MQ_MAX(im, 1));
         fputc('\n', f);
     }
     fprintf(f, "\n%.1f s\n", r->seconds);
@@ -398,7 +401,7 @@ int mq_assets_online_svg(const mq_assets_online_report *r, const char *path, mq_
         const char *col = colours[k % MQ_ARRAY_LEN(colours)];
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"", col,
                 strcmp(row->name, "thompson") == 0 || strcmp(row->name, "linucb") == 0 ? "2.5"
-                                                                                      : "1.5");
+                                                                                       : "1.5");
         for (int w = 0; w < nw; w++) {
             int d0 = w * win, d1 = MQ_MIN(d0 + win, r->n_days);
             double base = span(r, rnd->day_regret, d0, d1);

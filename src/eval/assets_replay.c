@@ -161,8 +161,8 @@ static int replay_cb(void *ud, const mq_event *e) {
     return 0;
 }
 
-int mq_assets_eval_replay(mq_store *s, const mq_assets_params *base,
-                          const mq_assets_eval_opts *o, mq_assets_replay_report *r, mq_err *err) {
+int mq_assets_eval_replay(mq_store *s, const mq_assets_params *base, const mq_assets_eval_opts *o,
+                          mq_assets_replay_report *r, mq_err *err) {
     memset(r, 0, sizeof *r);
     r->slot = o->slot;
     double t0 = mq_mono_s();
@@ -294,8 +294,8 @@ static void lift(char *out, size_t n, double v, double base) {
 
 static void table(FILE *f, const mq_assets_replay_report *r, bool frozen) {
     const mq_assets_replay_row *rnd = find_row(r, "random"), *pop = find_row(r, "popular");
-    fprintf(f, "%-14s %-26s %9s %-26s %9s %9s", "policy", "replay take rate [95% CI]",
-            "matched", "SNIPS [95% CI]", "vs random", "vs popular");
+    fprintf(f, "%-14s %-26s %9s %-26s %9s %9s", "policy", "replay take rate [95% CI]", "matched",
+            "SNIPS [95% CI]", "vs random", "vs popular");
     if (r->have_truth)
         fprintf(f, " %9s %6s", "truth", "agrees");
     fputc('\n', f);
