@@ -347,7 +347,8 @@ static mq_hres h_get_title(mq_req *r) {
     return MQ_H_DONE;
 }
 
-static mq_hres h_delete_title(mq_req *r) {
+/* DELETE of a title or a profile: queued to the writer, 204 once committed. */
+static mq_hres delete_by_path(mq_req *r, mq_job_kind job) {
     if (r->job_queued) {
         if (r->job.rc)
             return job_error(r);
@@ -355,7 +356,11 @@ static mq_hres h_delete_title(mq_req *r) {
         return MQ_H_DONE;
     }
     r->job.ext_id = r->param;
-    return submit(r, MQ_JOB_DELETE_TITLE);
+    return submit(r, job);
+}
+
+static mq_hres h_delete_title(mq_req *r) {
+    return delete_by_path(r, MQ_JOB_DELETE_TITLE);
 }
 
 /* ---------------------------------------------------------------- listing ---- */
@@ -498,14 +503,7 @@ static mq_hres h_get_profile(mq_req *r) {
 }
 
 static mq_hres h_delete_profile(mq_req *r) {
-    if (r->job_queued) {
-        if (r->job.rc)
-            return job_error(r);
-        mq_req_reply(r, 204, NULL, "", 0);
-        return MQ_H_DONE;
-    }
-    r->job.ext_id = r->param;
-    return submit(r, MQ_JOB_DELETE_PROFILE);
+    return delete_by_path(r, MQ_JOB_DELETE_PROFILE);
 }
 
 /* POST /v1/profiles/{id}/thumbs {title, value, [ts], [event_id], [context]}: a
