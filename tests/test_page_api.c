@@ -230,11 +230,11 @@ Test(page_api, homepage_rows_items_and_cursor) {
     json_array_foreach(json_object_get(a, "rows"), i, row)
         cr_assert_str_neq(json_string_value(json_object_get(row, "row_id")),
                           json_string_value(json_object_get(b0, "row_id")));
-    json_decref(a);
     json_decref(b);
     /* The cursor of another profile's page, and a made-up one, are refused. */
     snprintf(path, sizeof path, "/v1/profiles/p00003/homepage?cursor=%s", cur);
     json_decref(get_json(path, 400));
+    json_decref(a); /* cur points into a */
     json_decref(get_json("/v1/profiles/p00003/homepage?cursor=nonsense", 400));
     json_decref(get_json("/v1/profiles/p00001/homepage?device=fridge", 400));
     json_decref(get_json("/v1/profiles/p00001/homepage?rows=0", 400));
