@@ -5,12 +5,16 @@ ASAN_BUILD ?= build-asan
 DATA ?= marquee-data
 GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run test test-asan bench docs clean format fuzz
+.PHONY: all deps deps-ui build run test test-asan bench docs clean format fuzz
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# The web UI's browser tests (tests/ui): chromium, node and playwright-core.
+deps-ui:
+	@scripts/deps_ui.sh
 
 build: deps
 	@cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -36,7 +40,7 @@ run: build
 # The PostgreSQL store and multi-node tests get a throwaway server for the run
 # (scripts/pg_test_server.sh: a temporary directory, loopback only, stopped on
 # exit); with MQ_TEST_POSTGRES already set, that server is used instead.
-test: build
+test: build deps-ui
 	@cd $(BUILD) && $(CURDIR)/scripts/pg_test_server.sh run ctest --output-on-failure
 
 # The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.

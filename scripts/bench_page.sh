@@ -47,8 +47,12 @@ world() {
   fi
 }
 
+# start DIR [SETTING VALUE...]: a server, and (unless assets.serve is 0) its asset
+# bandits online, caught up with the log.
 start() {
-  "$mq" --data "$1" serve --port 0 > "$work/serve.out" 2> "$work/serve.log" &
+  local d=$1
+  shift
+  "$mq" --data "$d" serve --port 0 "$@" > "$work/serve.out" 2> "$work/serve.log" &
   server_pid=$!
   for _ in $(seq 600); do
     grep -q '^listening on' "$work/serve.out" 2>/dev/null && break
@@ -56,6 +60,11 @@ start() {
   done
   port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$work/serve.out")
   [ -n "$port" ] || { echo "bench: the server did not start: $(cat "$work/serve.log")" >&2; exit 1; }
+  for _ in $(seq 3000); do
+    grep -q 'asset bandits\( online\|: off\)' "$work/serve.log" && break
+    sleep 0.1
+  done
+  grep -h 'asset bandits online' "$work/serve.log" >> "$work/bandits.log" || true
 }
 
 stop() {
@@ -85,10 +94,10 @@ EOF
 
 ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
-# wrk_run DIR: pages/s, p50, p99 under load (16 connections), the server's CPU
+# wrk_run DIR [SETTING VALUE...]: pages/s, p50, p99 under load (16 connections), the server's CPU
 # milliseconds per page, p50 and p99 unloaded (one connection), RSS in MB.
 wrk_run() {
-  start "$1"
+  start "$@"
   curl -s -o /dev/null "http://127.0.0.1:$port/v1/profiles/p00001/homepage" || true
   local t0 t1 hz
   hz=$(getconf CLK_TCK)
@@ -116,6 +125,7 @@ world default 5000
 world titles50k 50000
 read -r d_rps d_p50 d_p99 d_cpu d_u50 d_u99 d_rss <<< "$(wrk_run "$data/default")"
 read -r b_rps b_p50 b_p99 b_cpu b_u50 b_u99 b_rss <<< "$(wrk_run "$data/titles50k")"
+read -r o_rps o_p50 o_p99 o_cpu o_u50 o_u99 o_rss <<< "$(wrk_run "$data/default" --assets.serve 0)"
 ./$build/bench_page "$data/default" 2000 40 25 > "$work/d.json" 2>/dev/null
 ./$build/bench_page "$data/titles50k" 1000 40 25 > "$work/b.json" 2>/dev/null
 "$mq" --data "$data/default" simulate --sessions 4000 --seed 1 \
@@ -144,6 +154,18 @@ out=$work/section.md
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   row "default, 5,000 titles" "$work/d.json" "$d_rps" "$d_p50" "$d_p99" "$d_cpu" "$d_u50" "$d_u99" "$d_rss"
   row "50,000 titles" "$work/b.json" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_u50" "$b_u99" "$b_rss"
+  printf '| default, bandits off (`--assets.serve 0`) | %s | %s / %s | %s / %s | %s | | | | %s MB | | |\n' \
+    "$o_rps" "$o_p50" "$o_p99" "$o_u50" "$o_u99" "$o_cpu" "$o_rss"
+  echo
+  echo "The asset bandits choose every item's artwork, synopsis and label in the first two"
+  echo "rows' runs (\`assets.serve\` 1, the default); the third run serves the editorial"
+  echo "defaults, in the same run of this script, for the bandits' cost. What the servers said"
+  echo "when their bandits came online (the first start on a world catches up with its whole"
+  echo "log, later ones resume from the checkpoint):"
+  echo
+  echo '```'
+  sed 's/^[^ ]* marquee info: //' "$work/bandits.log"
+  echo '```'
   echo
   echo "What limits it: of the server's CPU per page, the ranker (\`mq_rank_profile\`: every"
   echo "candidate model over the catalogue, features and trees for about a thousand"

@@ -528,7 +528,7 @@ Test(assets, played_artwork_is_kept_and_cold_titles_show_the_default) {
     cr_expect_neq(ch.slot[MQ_SLOT_LABEL].variant, -1);
     char url[128];
     mq_assets_url(a, t, ch.slot[MQ_SLOT_ARTWORK].id, url, sizeof url);
-    cr_expect_str_eq(url, "/artwork/t7/t7-a2.jpg");
+    cr_expect_str_eq(url, "/v1/titles/t7/artwork/t7-a2");
     /* a title the model was never given: its default, propensity 1 */
     mq_title fresh = *t;
     fresh.id = 999;

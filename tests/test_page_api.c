@@ -9,6 +9,7 @@
  * world with a fixed seed, the full page gets more sessions to a play within 90
  * simulated seconds than the fixed template. */
 #include "helpers.h"
+#include "util/util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -393,4 +394,109 @@ Test(page_api, simulator_full_beats_template) {
     json_decref(j);
     free(out);
     free(err);
+}
+
+/* The asset bandits serve: once caught up with the log they choose the artwork
+ * (with its propensity, below 1 where a title has several variants), the title
+ * page shows the same choice on every visit, every event teaches them, and a
+ * graceful stop leaves a checkpoint the next start resumes from. */
+Test(page_api, bandits_choose_artwork_learn_and_checkpoint) {
+    json_t *d = NULL;
+    for (int i = 0; i < 600; i++) { /* up to 60 s to catch up */
+        d = get_json("/v1/dashboard", 200);
+        if (json_is_object(json_object_get(d, "bandits")))
+            break;
+        json_decref(d);
+        d = NULL;
+        usleep(100000);
+    }
+    cr_assert_not_null(d, "the bandits came online");
+    json_t *band = json_object_get(d, "bandits");
+    json_int_t events0 = json_integer_value(json_object_get(band, "events"));
+    json_int_t imp0 = json_integer_value(json_object_get(band, "impressions"));
+    cr_assert_gt(imp0, 100, "they learned from the world's logged impressions");
+    json_t *art = json_array_get(json_object_get(band, "slots"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(art, "slot")), "artwork");
+    cr_assert_gt(json_array_size(json_object_get(art, "arms")), 3, "one arm per artwork tag");
+    json_decref(d);
+
+    json_t *p = get_json("/v1/profiles/p00005/homepage", 200);
+    size_t i, j, below = 0, items = 0;
+    json_t *row, *it;
+    char title[64] = "", artwork[64] = "";
+    json_array_foreach(json_object_get(p, "rows"), i, row) {
+        json_array_foreach(json_object_get(row, "items"), j, it) {
+            json_t *a = json_object_get(it, "artwork");
+            if (!json_is_object(a))
+                continue;
+            double pr = json_real_value(json_object_get(a, "propensity"));
+            cr_assert(pr > 0 && pr <= 1, "a propensity is a probability: %g", pr);
+            below += pr < 1;
+            items++;
+            const char *url = json_string_value(json_object_get(a, "url"));
+            cr_assert(strncmp(url, "/v1/titles/", 11) == 0, "%s", url);
+            if (!title[0]) {
+                snprintf(title, sizeof title, "%s", json_string_value(json_object_get(it, "title")));
+                snprintf(artwork, sizeof artwork, "%s",
+                         json_string_value(json_object_get(a, "id")));
+            }
+        }
+    }
+    json_decref(p);
+    cr_assert_gt(items, 10);
+    cr_assert_gt(below, 0, "the bandit explores: some choices have a propensity below 1");
+
+    /* The title page: the bandit's artwork and synopsis, the same on each visit. */
+    char path[256];
+    snprintf(path, sizeof path, "/v1/profiles/p00005/titles/%s", title);
+    json_t *t1 = get_json(path, 200), *t2 = get_json(path, 200);
+    json_t *a1 = json_object_get(t1, "artwork"), *s1 = json_object_get(t1, "synopsis");
+    cr_assert(json_is_object(a1) && json_is_object(s1), "artwork and synopsis are chosen");
+    cr_assert(strncmp(json_string_value(json_object_get(a1, "id")), title, strlen(title)) == 0,
+              "the artwork is one of the title's");
+    cr_assert_str_eq(json_string_value(json_object_get(a1, "id")),
+                     json_string_value(json_object_get(json_object_get(t2, "artwork"), "id")));
+    cr_assert_not_null(json_string_value(json_object_get(s1, "text")));
+    json_decref(t1);
+    json_decref(t2);
+
+    /* Every stored event reaches them, within moments (the learner follows the log). */
+    char evs[1024];
+    snprintf(evs, sizeof evs,
+             "[{\"event_id\":\"bx1\",\"profile\":\"p00005\",\"type\":\"impression\","
+             "\"ts\":%lld,\"title\":\"%s\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,"
+             "\"col_pos\":0,\"artwork_id\":\"%s\",\"propensity\":0.5},"
+             "{\"event_id\":\"bx2\",\"profile\":\"p00005\",\"type\":\"play_start\",\"ts\":%lld,"
+             "\"title\":\"%s\",\"position_s\":0}]",
+             (long long)mq_now_ms(), title, artwork, (long long)mq_now_ms() + 1000, title);
+    post_events(evs);
+    json_int_t events1 = 0, imp1 = 0;
+    for (int k = 0; k < 100 && events1 < events0 + 2; k++) {
+        if (k)
+            usleep(50000);
+        d = get_json("/v1/dashboard", 200);
+        band = json_object_get(d, "bandits");
+        events1 = json_integer_value(json_object_get(band, "events"));
+        imp1 = json_integer_value(json_object_get(band, "impressions"));
+        json_decref(d);
+    }
+    cr_assert_eq(events1, events0 + 2, "both events were learned from");
+    cr_assert_eq(imp1, imp0 + 1);
+
+    /* A graceful stop writes the checkpoint; the next start resumes from it. */
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, NULL, 0);
+    server_pid = 0;
+    start_server();
+    char log[4096];
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    bool resumed = false;
+    for (int k = 0; k < 600 && !resumed; k++) {
+        char *text = th_read(log, NULL);
+        resumed = text && strstr(text, "asset bandits online: thompson, 0 events applied after seq");
+        free(text);
+        if (!resumed)
+            usleep(100000);
+    }
+    cr_assert(resumed, "the second start applied no event: it resumed from the checkpoint");
 }

@@ -811,18 +811,22 @@ Test(server, openapi_matches_the_route_table) {
                 continue;
             char path[256];
             const char *brace = strchr(spec[k].path, '{');
-            const char *id = strncmp(spec[k].path, "/v1/titles", 10) == 0 ? "t1" : "p1";
+            const char *id = strncmp(spec[k].path, "/v1/titles", 10) == 0 ? "t1"
+                             : strncmp(spec[k].path, "/ui/", 4) == 0       ? "index.html"
+                                                                           : "p1";
             if (brace)
                 snprintf(path, sizeof path, "%.*s%s%s", (int)(brace - spec[k].path), spec[k].path,
                          id, strchr(brace, '}') + 1);
             else
                 snprintf(path, sizeof path, "%s", spec[k].path);
-            /* A second path parameter ({title} of /v1/profiles/{id}/titles/{title}). */
-            char *second = strstr(path, "{title}");
+            /* A second path parameter ({title} of /v1/profiles/{id}/titles/{title},
+             * {artwork} of /v1/titles/{id}/artwork/{artwork}). */
+            char *second = strchr(path, '{');
             if (second) {
                 char tail[256];
-                snprintf(tail, sizeof tail, "%s", second + 7);
-                snprintf(second, sizeof path - (size_t)(second - path), "t1%s", tail);
+                snprintf(tail, sizeof tail, "%s", strchr(second, '}') + 1);
+                snprintf(second, sizeof path - (size_t)(second - path), "%s%s",
+                         strncmp(second, "{title}", 7) == 0 ? "t1" : "default", tail);
             }
             const char *body = NULL;
             if (strcmp(path, "/v1/events") == 0)
@@ -840,6 +844,148 @@ Test(server, openapi_matches_the_route_table) {
             resp_free(&r);
         }
     }
+    finish(&s);
+}
+
+/* ------------------------------------------------ web UI, posters, API key ---- */
+
+Test(server, web_ui_and_posters_escape_what_they_show) {
+    server s;
+    start(&s, NULL, NULL);
+    resp r = GET(s.port, "/");
+    cr_assert_eq(r.status, 200, "GET /: %d %.200s", r.status, r.body);
+    cr_assert(strstr(r.head, "text/html"), "%s", r.head);
+    cr_assert(strstr(r.head, "Content-Security-Policy: default-src 'self'"), "%s", r.head);
+    cr_assert(strstr(r.body, "<html"), "the page is web/index.html");
+    resp_free(&r);
+    expect(GET(s.port, "/ui/no-such-file.js"), 404, "no such file", "a missing file");
+    expect(GET(s.port, "/ui/.hidden.js"), 404, "no such file", "a hidden file");
+    expect(GET(s.port, "/ui/../CMakeLists.txt"), 404, NULL, "a path out of web/");
+
+    /* A title whose name and tags are markup: the poster shows them as text. */
+    const char *evil =
+        "{\"name\":\"<script>alert(1)</script> & \\\"Co\\\"\",\"genres\":[\"Drama\"],"
+        "\"artwork\":[{\"id\":\"x-a0\",\"tags\":[\"neon\",\"close-up\",\"<b>knife</b>\"]},"
+        "{\"id\":\"x-a1\",\"tags\":[\"earthy\",\"landscape\"]}]}";
+    expect(SEND(s.port, "PUT", "/v1/titles/x", evil), 201, NULL, "PUT the title");
+    r = GET(s.port, "/v1/titles/x/artwork/x-a0");
+    cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+    cr_assert(strstr(r.head, "image/svg+xml"), "%s", r.head);
+    cr_assert(strncmp(r.body, "<svg", 4) == 0, "%.100s", r.body);
+    cr_assert_null(strstr(r.body, "<script"), "markup in a name never reaches the SVG: %s",
+                   r.body);
+    cr_assert_null(strstr(r.body, "<b>"), "nor in a tag");
+    cr_assert(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"), "%s", r.body);
+    cr_assert(strstr(r.body, "&amp;"), "an ampersand is escaped");
+    cr_assert(strstr(r.body, "#ff2bd6"), "the neon palette: %s", r.body);
+    resp_free(&r);
+    /* Two variants of one title look different; "default" is the first. */
+    resp a0 = GET(s.port, "/v1/titles/x/artwork/x-a0");
+    resp a1 = GET(s.port, "/v1/titles/x/artwork/x-a1");
+    resp d = GET(s.port, "/v1/titles/x/artwork/default");
+    cr_assert_str_neq(a0.body, a1.body);
+    cr_assert_str_eq(a0.body, d.body);
+    resp_free(&a0);
+    resp_free(&a1);
+    resp_free(&d);
+    expect(GET(s.port, "/v1/titles/x/artwork/x-a9"), 404, "has no artwork",
+           "an unknown variant");
+    expect(GET(s.port, "/v1/titles/nope/artwork/default"), 404, NULL, "an unknown title");
+    /* A title without artwork gets a placeholder. */
+    make_titles(s.port, 1);
+    r = GET(s.port, "/v1/titles/t1/artwork/default");
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "no artwork") && strstr(r.body, "Title 1"), "%s", r.body);
+    resp_free(&r);
+    finish(&s);
+}
+
+Test(server, the_api_key_guards_writes_and_the_dashboard) {
+    server s;
+    start(&s, "--server.api_key", "s3cret");
+    const char *ev = "[" EV("k1", "p1", "list_add", ",\"title\":\"t1\"") "]";
+    const char *title = "{\"name\":\"T\"}";
+    expect(http(s.port, "PUT", "/v1/titles/t1", NULL, title, strlen(title)), 401,
+           "needs the API key (server.api_key)", "PUT without the key");
+    expect(http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: wrong\r\n", title, strlen(title)),
+           401, "the key sent is wrong", "PUT with a wrong key");
+    expect(http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: s3cret\r\n", title, strlen(title)),
+           201, NULL, "PUT with the key");
+    expect(http(s.port, "POST", "/v1/events", NULL, ev, strlen(ev)), 401, "X-API-Key",
+           "POST without the key");
+    expect(http(s.port, "POST", "/v1/events", "Authorization: Bearer s3cret\r\n", ev, strlen(ev)),
+           200, NULL, "POST with a bearer token");
+    expect(http(s.port, "DELETE", "/v1/profiles/p1", NULL, NULL, 0), 401, NULL,
+           "DELETE without the key");
+    /* Reads stay open; the dashboard does not. */
+    expect(GET(s.port, "/v1/titles/t1"), 200, NULL, "GET a title without the key");
+    expect(GET(s.port, "/v1/dashboard"), 401, "API key", "the dashboard without the key");
+    expect(http(s.port, "GET", "/v1/dashboard", "X-API-Key: s3cret\r\n", NULL, 0), 200, NULL,
+           "the dashboard with the key");
+    finish(&s);
+}
+
+Test(server, a_public_bind_needs_an_api_key) {
+    mq_config *c = mq_config_create();
+    mq_server_options o;
+    char *dir = th_tmpdir();
+    mq_server_options_from_config(&o, c, dir);
+    o.data_dir = dir;
+    o.bind = "0.0.0.0";
+    o.port = 0;
+    mq_server *srv = NULL;
+    mq_err err = {0};
+    cr_assert_neq(mq_server_start(&o, &srv, &err), 0, "no key, every interface: refused");
+    cr_assert(strstr(err.msg, "server.api_key") && strstr(err.msg, "0.0.0.0"), "%s", err.msg);
+    o.api_key = "k";
+    cr_assert_eq(mq_server_start(&o, &srv, &err), 0, "%s", err.msg);
+    mq_server_stop(srv);
+    mq_config_destroy(c);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(server, dashboard_counts_what_it_ingests) {
+    server s;
+    start(&s, NULL, NULL);
+    make_titles(s.port, 3);
+    const char *evs = "["
+        EV("d1", "p1", "impression", ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,\"artwork_id\":\"a\"") ","
+        EV("d2", "p1", "impression", ",\"title\":\"t2\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":1,\"artwork_id\":\"a\"") ","
+        EV("d3", "p2", "impression", ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,\"artwork_id\":\"a\"") ","
+        EV("d4", "p1", "play_start", ",\"title\":\"t1\",\"position_s\":0") "]";
+    expect(SEND(s.port, "POST", "/v1/events", evs), 200, NULL, "POST events");
+    resp r = GET(s.port, "/v1/dashboard");
+    cr_assert_eq(r.status, 200, "%.300s", r.body);
+    json_t *d = body_json(&r);
+    json_t *ev = json_object_get(d, "events");
+    cr_assert_eq(jint(ev, "total"), 4, "%.600s", r.body);
+    json_t *per = json_object_get(ev, "per_second");
+    cr_assert_eq(json_array_size(per), 300, "five minutes of seconds");
+    json_int_t sum = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(per, i, p) sum += jint(p, "n");
+    cr_assert_eq(sum, 4, "the events are in the last five minutes' series");
+    cr_assert_eq(jint(json_object_get(ev, "by_type"), "impression"), 3);
+    json_t *cov = json_object_get(d, "coverage");
+    cr_assert_eq(jint(cov, "catalog_titles"), 3);
+    json_t *imp = json_object_get(cov, "impressions");
+    cr_assert_eq(jint(imp, "total"), 3);
+    cr_assert_eq(jint(imp, "titles"), 2);
+    cr_assert_float_eq(json_real_value(json_object_get(imp, "coverage")), 2.0 / 3, 1e-9);
+    /* Shares 2/3 and 1/3: ECS = 2 (2/3 * 1 + 1/3 * 2) - 1 = 5/3. */
+    cr_assert_float_eq(json_real_value(json_object_get(imp, "ecs")), 5.0 / 3, 1e-9);
+    cr_assert_eq(jint(json_object_get(cov, "plays"), "titles"), 1);
+    json_t *lat = json_object_get(d, "latency");
+    cr_assert_geq(jint(lat, "count"), 4, "the requests made so far are in the histogram");
+    cr_assert_eq(json_array_size(json_object_get(lat, "counts")),
+                 json_array_size(json_object_get(lat, "le")) + 1);
+    cr_assert(json_is_null(json_object_get(json_object_get(d, "bundle"), "version")),
+              "no bundle yet");
+    cr_assert(json_is_null(json_object_get(d, "simulation")), "no simulation yet");
+    json_decref(d);
+    resp_free(&r);
     finish(&s);
 }
 

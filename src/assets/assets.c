@@ -95,6 +95,26 @@ void mq_assets_stats_get(const mq_assets *a, mq_assets_stats *st) {
     }
 }
 
+int mq_assets_arms(const mq_assets *a, mq_asset_slot slot, mq_asset_arm *out, int max) {
+    const slot_model *m = &a->m[slot];
+    int n = MQ_MIN(m->V, max);
+    for (int j = 0; j < n; j++) {
+        out[j].tag = m->tags[j];
+        out[j].impressions = out[j].rewards = 0;
+        /* c[0] is the bias, so the bias x tag cross of tag j sits at j. */
+        out[j].weight = m->mean ? m->mean[j] : 0;
+    }
+    for (size_t v = 0; v < m->vars.len; v++)
+        for (int k = 0; k < m->vars.items[v].ntags; k++) {
+            int j = m->vars.items[v].tag[k];
+            if (j < n) {
+                out[j].impressions += m->var_imp.items[v];
+                out[j].rewards += m->var_rew.items[v];
+            }
+        }
+    return n;
+}
+
 int mq_assets_pinned(const mq_assets *a, uint32_t profile_id, uint32_t title_id) {
     uint64_t v;
     if (u64map_get(&a->pins, pair_key(profile_id, title_id), &v))

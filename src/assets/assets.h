@@ -251,6 +251,17 @@ typedef struct mq_assets_stats {
 } mq_assets_stats;
 
 void mq_assets_stats_get(const mq_assets *a, mq_assets_stats *st);
+/* One tag of a slot's vocabulary as an arm: what the variants carrying it were
+ * shown and earned (finalized impressions and rewards), and the posterior mean of
+ * its main effect (the bias x tag cross; log-odds for the logistic model). */
+typedef struct mq_asset_arm {
+    const char *tag;
+    double impressions, rewards;
+    double weight;
+} mq_asset_arm;
+
+/* The slot's arms, one per vocabulary tag (at most max); returns how many. */
+int mq_assets_arms(const mq_assets *a, mq_asset_slot slot, mq_asset_arm *out, int max);
 /* The pinned artwork of (profile, title), or -1. */
 int mq_assets_pinned(const mq_assets *a, uint32_t profile_id, uint32_t title_id);
 /* Tag j of the slot's vocabulary; NULL past its end. */

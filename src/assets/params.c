@@ -39,7 +39,7 @@ void mq_assets_params_default(mq_assets_params *p) {
     mq_assets_params_from_config(p, c, NULL);
     mq_config_destroy(c);
     /* The defaults' url_template would point into the freed config. */
-    p->url_template = "/artwork/{title}/{id}.jpg";
+    p->url_template = "/v1/titles/{title}/artwork/{id}";
 }
 
 /* "artwork,synopsis" -> a slot mask. */

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "simulate/simulate.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool parse_policies(const char *s, unsigned *mask) {
@@ -53,7 +54,7 @@ int mq_cmd_simulate(mq_cli *cli) {
     mq_simulate_report r;
     memset(&r, 0, sizeof r);
     int rc = MQ_EXIT_FAIL;
-    if (mq_store_open(mq_cli_store(cli), MQ_STORE_READONLY, &s, &err))
+    if (mq_store_open(mq_cli_store(cli), MQ_STORE_DEFAULT, &s, &err))
         goto out;
     if (mq_bundle_open_data(cli->data_dir, &b, &err)) {
         mq_err_prefix(&err, "the simulator pages with the trained bundle (run `marquee train`)");
@@ -61,14 +62,20 @@ int mq_cmd_simulate(mq_cli *cli) {
     }
     if (mq_simulate_run(s, b, &pp, &sem, &o, &r, &err))
         goto out;
+    json_t *j = mq_simulate_json(&r);
     if (mq_cli_has(cli, "json")) {
-        json_t *j = mq_simulate_json(&r);
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
-        json_decref(j);
     } else {
         mq_simulate_print(stdout, &r);
     }
+    /* The latest results, for the dashboard of `marquee serve` (GET /v1/dashboard). */
+    char *dump = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    int prc = dump ? mq_store_put_blob(s, MQ_SIMULATION_BLOB, dump, strlen(dump), &err) : MQ_OK;
+    free(dump);
+    if (prc)
+        goto out;
     const char *svg = mq_cli_flag(cli, "svg");
     if (svg && mq_simulate_svg(&r, svg, &err))
         goto out;

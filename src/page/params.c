@@ -89,7 +89,7 @@ void mq_page_params_default(mq_page_params *p) {
     p->cache_pages = 4096;
     p->cache_ttl_s = 300;
     p->seed = 1;
-    p->url_template = "/artwork/{title}/{id}.jpg";
+    p->url_template = "/v1/titles/{title}/artwork/{id}";
     mq_semantics_defaults(&p->sem);
     mq_rank_settings_default(&p->rank);
 }

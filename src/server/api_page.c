@@ -178,6 +178,10 @@ mq_hres mq_h_homepage(mq_req *r) {
     mq_served_bundle *sb = mq_server_bundle_acquire(srv);
     rq.bundle = sb ? sb->b : NULL;
     rq.bundle_version = sb ? sb->version : 0;
+    /* The bandits choose the assets; the read lock is held until the page is
+     * rendered (a label's text is the model's). */
+    const mq_assets *assets = mq_server_assets_acquire(srv);
+    rq.assets = assets;
     tls *t = thread_tls();
     mq_page page;
     const char *cursor = mq_req_query(r, "cursor");
@@ -186,12 +190,14 @@ mq_hres mq_h_homepage(mq_req *r) {
     else
         rc = mq_page_build(srv->pages, &rq, &t->arena, &page, &err);
     if (rc) {
+        mq_server_assets_release(srv, assets);
         mq_server_bundle_release(sb);
         mq_req_error(r, rc == MQ_ENOTFOUND ? 410 : rc == MQ_EINVAL ? 400 : 500, "%s", err.msg);
         return MQ_H_DONE;
     }
     rc = mq_page_json(&page, pp, &t->out);
     mq_page_done(srv->pages, &page);
+    mq_server_assets_release(srv, assets);
     mq_server_bundle_release(sb);
     if (rc) {
         mq_req_error(r, 500, "the page does not fit in %zu bytes", (size_t)BODY_CAP);

@@ -268,6 +268,7 @@ mq_hres mq_h_profile_title(mq_req *r) {
     json_object_set_new(o, "reasons", reasons);
     json_object_set_new(o, "labels", labels);
     json_object_set_new(o, "more_like_this", more);
+    mq_server_assets_title_json(r->srv, r, q.profile.id, &q.ctx, &t, o);
     rank_req_done(&q);
     mq_req_json(r, 200, o);
     return MQ_H_DONE;

@@ -108,6 +108,8 @@ void mq_server_bundle_refresh(mq_server *srv, mq_store *s) {
 int mq_server_apply_followed(void *ud, const mq_event *e) {
     mq_server *srv = ud;
     mq_state_apply(srv->state, e);
+    mq_server_count_event(srv, e);
+    mq_metrics_events(&srv->metrics, mq_now_ms(), 1);
     atomic_fetch_add(&srv->metrics.events_followed, 1);
     if (e->title_id && e->title) {
         /* A title created on another node: learn its name for rendering. */

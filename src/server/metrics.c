@@ -12,8 +12,8 @@ static const double bounds[MQ_LAT_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.
                                               0.25,   0.5,     1,      2.5,   5};
 
 /* Status slots; 0 = the client went away before an answer; the last is "other". */
-static const int codes[MQ_STATUS_SLOTS - 1] = {200, 201, 204, 400, 404, 405,
-                                               413, 415, 500, 503, 0};
+static const int codes[MQ_STATUS_SLOTS - 1] = {200, 201, 204, 400, 401, 404, 405,
+                                               410, 413, 415, 500, 503, 0};
 
 void mq_hist_observe(mq_hist *h, double s) {
     int i = 0;
@@ -23,6 +23,20 @@ void mq_hist_observe(mq_hist *h, double s) {
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)(s > 0 ? s * 1e9 : 0),
                               memory_order_relaxed);
+}
+
+double mq_metrics_bound(int i) {
+    return bounds[i];
+}
+
+void mq_metrics_events(mq_metrics *m, int64_t now_ms, uint64_t n) {
+    int64_t sec = now_ms / 1000;
+    size_t k = (size_t)(sec % MQ_EV_RING);
+    if (atomic_load_explicit(&m->ev_sec[k], memory_order_relaxed) != sec) {
+        atomic_store_explicit(&m->ev_count[k], 0, memory_order_relaxed);
+        atomic_store_explicit(&m->ev_sec[k], sec, memory_order_release);
+    }
+    atomic_fetch_add_explicit(&m->ev_count[k], n, memory_order_relaxed);
 }
 
 static int status_slot(int status) {

@@ -598,16 +598,15 @@ static mq_hres h_state(mq_req *r) {
  * loaded, its models and metadata) and its ten most popular titles, read from
  * the bundle itself. The request holds a reference for its whole duration, so a
  * swap in the middle changes nothing for it. */
-static mq_hres h_bundle(mq_req *r) {
-    mq_served_bundle *sb = mq_server_bundle_acquire(r->srv);
+json_t *mq_server_bundle_json(mq_server *srv) {
+    mq_served_bundle *sb = mq_server_bundle_acquire(srv);
     json_t *o = json_object();
     if (!sb) {
         json_object_set_new(o, "version", json_null());
         json_object_set_new(o, "message",
                             json_string("no bundle is served yet: `marquee train` publishes one "
                                         "and every node loads it"));
-        mq_req_json(r, 200, o);
-        return MQ_H_DONE;
+        return o;
     }
     const mq_bundle *b = sb->b;
     char when[32];
@@ -636,19 +635,27 @@ static mq_hres h_bundle(mq_req *r) {
     }
     json_object_set_new(o, "popular", top);
     mq_server_bundle_release(sb);
-    mq_req_json(r, 200, o);
+    return o;
+}
+
+static mq_hres h_bundle(mq_req *r) {
+    mq_req_json(r, 200, mq_server_bundle_json(r->srv));
     return MQ_H_DONE;
 }
 
 /* ------------------------------------------------------------ route table ---- */
 
 const mq_route mq_routes[] = {
+    {"GET", "/", mq_h_ui_index, "The web UI (web/index.html)"},
+    {"GET", "/ui/{file}", mq_h_ui_file, "A file of the web UI (web/)"},
     {"GET", "/healthz", h_healthz, "Liveness: 200 while serving, 503 while shutting down"},
     {"GET", "/metrics", h_metrics, "Metrics in the Prometheus text format"},
     {"POST", "/v1/events", h_post_events,
      "Ingest a batch of events (JSON array, or NDJSON); durable before the answer"},
     {"GET", "/v1/titles", h_list_titles, "List titles, a page at a time"},
     {"GET", "/v1/titles/{id}", h_get_title, "Read a title"},
+    {"GET", "/v1/titles/{id}/artwork/{artwork}", mq_h_artwork,
+     "An SVG poster drawn from the artwork variant's tags (\"default\": the editorial one)"},
     {"PUT", "/v1/titles/{id}", h_put_title, "Create or replace a title"},
     {"DELETE", "/v1/titles/{id}", h_delete_title, "Delete a title"},
     {"GET", "/v1/profiles", h_list_profiles, "List profiles, a page at a time"},
@@ -665,6 +672,8 @@ const mq_route mq_routes[] = {
      "One title for one profile: match, reasons, labels, more like this (api_rank.c)"},
     {"GET", "/v1/profiles/{id}/homepage", mq_h_homepage,
      "The profile's personalized homepage: rows of titles with match, assets and evidence"},
+    {"GET", "/v1/dashboard", mq_h_dashboard,
+     "The operator dashboard's figures: ingestion, latency, bundle, bandits, coverage"},
     {"GET", "/v1/bundle", h_bundle,
      "The bundle this node serves: store version, models, metadata, most popular titles"},
 };

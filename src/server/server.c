@@ -29,6 +29,8 @@ void mq_server_options_from_config(mq_server_options *o, const mq_config *c,
     o->threads = (int)mq_config_num(c, "server.threads");
     o->body_limit = (size_t)mq_config_num(c, "server.body_limit");
     o->commit_window_us = (int)mq_config_num(c, "server.commit_window_us");
+    o->api_key = mq_config_str(c, "server.api_key");
+    o->web_dir = mq_config_str(c, "server.web_dir");
     mq_semantics_from_config(&o->sem, c);
     o->config = c;
 }
@@ -73,6 +75,16 @@ static void queue(mq_req *r, int status, const char *ctype, char *owned, size_t 
                                 ctype ? ctype : "application/json");
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (r->cache_control)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    /* Browsers take types as given, and a page or poster runs nothing it did not
+     * bring from this server (the UI sets every datum as text, never as markup). */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (ctype && (strncmp(ctype, "text/html", 9) == 0 || strncmp(ctype, "image/svg", 9) == 0))
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                                "frame-ancestors 'none'");
     /* While stopping, ask keep-alive clients to go elsewhere. */
     if (atomic_load(&r->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -169,6 +181,32 @@ static int find_route(const char *url, const char *method, char *param, char *pa
     return path_ok ? -2 : -1;
 }
 
+/* Compares in time independent of where the strings differ. */
+static bool same_secret(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+    for (size_t i = 0; i < la; i++)
+        d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return d == 0;
+}
+
+bool mq_req_authorized(mq_req *r) {
+    const char *key = r->srv->opt.api_key;
+    if (!key || !*key)
+        return true;
+    const char *got = mq_req_header(r, "X-API-Key");
+    const char *auth = mq_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!got && auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        got = auth + 7;
+    if (got && same_secret(got, key))
+        return true;
+    mq_req_error(r, MHD_HTTP_UNAUTHORIZED,
+                 "%s: this endpoint needs the API key (server.api_key), sent as the "
+                 "X-API-Key header or Authorization: Bearer KEY; %s",
+                 mq_routes[r->route].pattern, got ? "the key sent is wrong" : "none was sent");
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls) {
@@ -204,6 +242,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         }
         r->route = route;
+        if (strcmp(method, "GET") != 0 && !mq_req_authorized(r))
+            return MHD_YES;
         if (atomic_load(&srv->stopping)) {
             mq_req_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is shutting down");
             return MHD_YES;
@@ -281,6 +321,7 @@ static int load_title_name(void *ud, const mq_title *t) {
 static int replay_event(void *ud, const mq_event *e) {
     mq_server *srv = ud;
     mq_state_apply(srv->state, e);
+    mq_server_count_event(srv, e);
     if (e->title_id && e->title && (e->title_id >= srv->title_names.len ||
                                     !srv->title_names.items[e->title_id]))
         mq_server_set_title_name(srv, e->title_id, e->title);
@@ -308,6 +349,12 @@ static int listen_addr(const char *bind, int port, struct sockaddr_storage *ss, 
                       "server.bind: expected an IPv4 or IPv6 address, got \"%s\"", bind);
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     *out = NULL;
     mq_jsonmem_install();
@@ -322,11 +369,23 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     pthread_cond_init(&srv->writer.wake, NULL);
     pthread_mutex_init(&srv->bundle_mu, NULL);
     pthread_mutex_init(&srv->pages_mu, NULL);
+    pthread_rwlock_init(&srv->assets_lock, NULL);
+    pthread_mutex_init(&srv->cov_mu, NULL);
+    pthread_mutex_init(&srv->assets_mu, NULL);
+    pthread_cond_init(&srv->assets_wake, NULL);
     int rc;
     struct sockaddr_storage ss;
     bool v6 = false;
     if ((rc = listen_addr(srv->bind, o->port, &ss, &v6, err)))
         goto fail;
+    if ((!o->api_key || !*o->api_key) && !is_loopback(&ss)) {
+        rc = mq_err_set(err, MQ_EINVAL,
+                        "server.api_key: expected a key when server.bind is not a loopback "
+                        "address (got bind \"%s\" and no key): writes and the dashboard "
+                        "would be open to the network",
+                        srv->bind);
+        goto fail;
+    }
     const char *target = o->store ? o->store : o->data_dir;
     if ((rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->writer.store, err)) ||
         (rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->reader, err)) ||
@@ -351,7 +410,8 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     if (!atomic_load(&srv->bundle_version))
         mq_log(MQ_LOG_INFO, "no bundle served yet: `marquee train` publishes one");
 
-    if ((rc = mq_server_pages_start(srv, err)) || (rc = mq_writer_start(srv, err)) ||
+    if ((rc = mq_server_pages_start(srv, err)) || (rc = mq_server_assets_start(srv, err)) ||
+        (rc = mq_writer_start(srv, err)) ||
         (rc = mq_follow_start(srv, err)))
         goto fail;
     unsigned threads = (unsigned)(o->threads > 0 ? o->threads : mq_threads_budget());
@@ -405,6 +465,7 @@ void mq_server_stop(mq_server *srv) {
         MHD_stop_daemon(srv->daemon);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
+    mq_server_assets_stop(srv); /* its checkpoint, once the writer has applied everything */
     mq_store_close(srv->writer.store);
     mq_store_close(srv->reader);
     mq_store_close(srv->listener);
@@ -420,6 +481,12 @@ void mq_server_stop(mq_server *srv) {
     pthread_cond_destroy(&srv->writer.wake);
     pthread_mutex_destroy(&srv->bundle_mu);
     pthread_mutex_destroy(&srv->pages_mu);
+    pthread_rwlock_destroy(&srv->assets_lock);
+    pthread_mutex_destroy(&srv->cov_mu);
+    pthread_mutex_destroy(&srv->assets_mu);
+    pthread_cond_destroy(&srv->assets_wake);
+    mq_free(srv->cov_imp.items);
+    mq_free(srv->cov_play.items);
     mq_free(srv->bind);
     mq_free(srv);
 }

@@ -33,6 +33,8 @@ typedef struct mq_server_options {
     size_t body_limit;    /* bytes; a larger body gets 413 */
     int commit_window_us; /* see server.commit_window_us */
     mq_semantics sem;
+    const char *api_key; /* server.api_key: required by writes and the dashboard; NULL/"" = none */
+    const char *web_dir; /* server.web_dir: the web UI; NULL/"" = MQ_WEB_DIR (the source tree's) */
     const mq_config *config; /* every other setting (page.*), borrowed; NULL = defaults */
 } mq_server_options;
 

@@ -8,8 +8,10 @@
 #ifndef MQ_SERVER_IMPL_H
 #define MQ_SERVER_IMPL_H
 
+#include "assets/assets.h"
 #include "models/models.h"
 #include "page/page.h"
+#include "rank/rank.h"
 #include "server.h"
 #include "state/state.h"
 #include "store/store.h"
@@ -31,7 +33,9 @@ typedef struct mq_hist {
 } mq_hist;
 
 /* HTTP statuses counted separately; others go to the last slot. */
-#define MQ_STATUS_SLOTS 12
+#define MQ_STATUS_SLOTS 14
+/* Events ingested per second, for the last this many seconds (the dashboard). */
+#define MQ_EV_RING 300
 
 typedef struct mq_metrics {
     /* index MQ_MAX_ROUTES: requests that matched no route */
@@ -45,10 +49,18 @@ typedef struct mq_metrics {
     _Atomic uint64_t events_followed, notices, follow_failures;
     _Atomic uint64_t bundle_swaps, bundle_failures;
     _Atomic int store_up; /* 0 while the listening handle cannot reach the store */
+    /* Events stored per second (this node's and those followed), by unix second
+     * modulo MQ_EV_RING; a slot whose second is stale counts zero. */
+    _Atomic int64_t ev_sec[MQ_EV_RING];
+    _Atomic uint64_t ev_count[MQ_EV_RING];
 } mq_metrics;
 
 void mq_hist_observe(mq_hist *h, double seconds);
 void mq_metrics_request(mq_metrics *m, int route, int status, double seconds);
+/* n events stored at now_ms (one thread: the writer). */
+void mq_metrics_events(mq_metrics *m, int64_t now_ms, uint64_t n);
+/* The upper bound of latency bucket i (i < MQ_LAT_BUCKETS). */
+double mq_metrics_bound(int i);
 
 /* ------------------------------------------------------------ writer jobs ---- */
 
@@ -128,6 +140,8 @@ void mq_follow_stop(mq_server *srv);
 
 /* ----------------------------------------------------------------- server ---- */
 
+typedef MQ_VEC(uint32_t) mq_counts;
+
 struct mq_server {
     mq_server_options opt;
     char *bind;
@@ -162,7 +176,39 @@ struct mq_server {
     _Atomic uint64_t pages_titles_version; /* the version the snapshot was loaded at */
     _Atomic int64_t pages_reload_ms;
     pthread_mutex_t pages_mu;         /* one reload at a time */
+    /* Coverage (dashboard.c): impressions and plays per title id, from the log. */
+    pthread_mutex_t cov_mu;
+    mq_counts cov_imp, cov_play;
+    /* The asset bandits (bandit.c); NULL when assets.serve is 0. */
+    mq_assets *assets;
+    pthread_rwlock_t assets_lock;
+    _Atomic bool assets_online; /* caught up: choosing (before: the defaults) */
+    _Atomic bool assets_stop;
+    mq_store *assets_store; /* the learner's handle: it follows the log */
+    pthread_t assets_thread;
+    bool assets_thread_started;
+    pthread_mutex_t assets_mu; /* with assets_wake: the writer nudges the learner */
+    pthread_cond_t assets_wake;
+    bool assets_nudged;
 };
+
+/* bandit.c: the asset bandits in the server (after the page service: it reads
+ * its catalogue). stop writes the checkpoint (before the writer's store closes). */
+int mq_server_assets_start(mq_server *srv, mq_err *err);
+void mq_server_assets_stop(mq_server *srv);
+/* The writer committed events: the learner follows the log now. */
+void mq_server_assets_nudge(mq_server *srv);
+void mq_server_assets_put_title(mq_server *srv, const mq_title *t);
+/* The model for choosing, under the read lock (NULL: none; release it anyway). */
+const mq_assets *mq_server_assets_acquire(mq_server *srv);
+void mq_server_assets_release(mq_server *srv, const mq_assets *a);
+/* GET /v1/dashboard's "bandits": policy, counts and each slot's arms; null when off. */
+json_t *mq_server_assets_dashboard(mq_server *srv);
+
+/* dashboard.c: coverage counts of a stored event (any thread). */
+void mq_server_count_event(mq_server *srv, const mq_event *e);
+/* routes.c: what GET /v1/bundle answers. */
+json_t *mq_server_bundle_json(mq_server *srv);
 
 /* api_page.c: GET /v1/profiles/{id}/homepage, and the page service's life cycle. */
 int mq_server_pages_start(mq_server *srv, mq_err *err);
@@ -189,6 +235,12 @@ mq_hres mq_h_homepage(mq_req *r);
 /* api_rank.c: ranked recommendations and a title's match for a profile (issue 5) */
 mq_hres mq_h_recommendations(mq_req *r);
 mq_hres mq_h_profile_title(mq_req *r);
+/* web.c: the web UI's files and SVG posters */
+mq_hres mq_h_ui_index(mq_req *r);
+mq_hres mq_h_ui_file(mq_req *r);
+mq_hres mq_h_artwork(mq_req *r);
+/* dashboard.c: GET /v1/dashboard */
+mq_hres mq_h_dashboard(mq_req *r);
 
 typedef struct mq_route {
     const char *method;
@@ -211,6 +263,7 @@ struct mq_req {
     double t0;
     int status;
     bool responded;
+    const char *cache_control; /* a Cache-Control header for the reply (static string) */
     /* Handler state, freed when the request completes. */
     mq_job job;
     bool job_queued;
@@ -223,6 +276,12 @@ struct mq_req {
     MQ_VEC(mq_reject) rejected;
 };
 
+/* The artwork, synopsis and label the bandits choose for profile and title t in
+ * context rc (the same all day for the pair), as "artwork", "synopsis" and
+ * "label" of o; the editorial defaults without bandits. */
+void mq_server_assets_title_json(mq_server *srv, mq_req *r, uint32_t profile_id,
+                                 const mq_rank_context *rc, const mq_title *t, json_t *o);
+
 /* Queue a response. `body` is copied; ctype NULL means application/json. */
 void mq_req_reply(mq_req *r, int status, const char *ctype, const char *body, size_t len);
 /* Replies with the compact JSON of `o` and releases it. */
@@ -231,6 +290,10 @@ void mq_req_json(mq_req *r, int status, json_t *o);
 void mq_req_error(mq_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *mq_req_header(mq_req *r, const char *name);
+/* With server.api_key set, whether the request carries it; when it does not, the
+ * 401 answer is queued and false returned. Writes are checked before dispatch;
+ * GET handlers that need the key (the dashboard) call this. */
+bool mq_req_authorized(mq_req *r);
 const char *mq_req_query(mq_req *r, const char *name);
 
 /* jsonmem.c: JSON made between begin and end is allocated in `a`, and frees there

@@ -69,18 +69,26 @@ static void apply_effects(mq_server *srv, mq_job *j) {
     if (j->rc)
         return;
     switch (j->kind) {
-    case MQ_JOB_EVENTS:
+    case MQ_JOB_EVENTS: {
+        uint64_t stored = 0;
         for (size_t i = 0; i < j->n; i++) {
             if (j->status[i] == MQ_APPEND_OK) {
+                stored++;
                 mq_state_apply(srv->state, &j->evs[i]);
+                mq_server_count_event(srv, &j->evs[i]);
                 atomic_fetch_add(&srv->metrics.events_by_type[j->evs[i].type], 1);
             } else if (j->status[i] == MQ_APPEND_DUPLICATE) {
                 atomic_fetch_add(&srv->metrics.events_duplicate, 1);
             }
         }
+        mq_metrics_events(&srv->metrics, mq_now_ms(), stored);
+        if (stored)
+            mq_server_assets_nudge(srv);
         break;
+    }
     case MQ_JOB_PUT_TITLE:
         mq_server_set_title_name(srv, j->id, j->title->ext_id);
+        mq_server_assets_put_title(srv, j->title);
         break;
     case MQ_JOB_DELETE_TITLE:
         mq_server_set_title_name(srv, j->id, NULL);

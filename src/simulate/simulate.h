@@ -81,6 +81,10 @@ void mq_simulate_free(mq_simulate_report *r);
 
 void mq_simulate_print(FILE *f, const mq_simulate_report *r);
 json_t *mq_simulate_json(const mq_simulate_report *r);
+
+/* `marquee simulate` keeps its latest report (mq_simulate_json, compact) in this
+ * store blob; the server's dashboard shows it. */
+#define MQ_SIMULATION_BLOB "simulation"
 /* The share of sessions that have played by each second, one line per policy. */
 int mq_simulate_svg(const mq_simulate_report *r, const char *path, mq_err *err);
 

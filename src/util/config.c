@@ -120,6 +120,16 @@ enum { T_NUM, T_STR };
       "Several nodes: how often a node looks for events, deletions and a new bundle "    \
       "committed elsewhere, besides reacting to notifications at once (a catch-up for "   \
       "a lost notification).")                                                           \
+    X("server.api_key", T_STR, "", 0, 0,                                                \
+      "API key that write endpoints (POST, PUT, DELETE) and the dashboard require, sent " \
+      "as the X-API-Key header or `Authorization: Bearer KEY` (empty = none; then "      \
+      "server.bind must be a loopback address).")                                        \
+    X("server.web_dir", T_STR, "", 0, 0,                                                \
+      "Directory of the web UI served at / (empty = the web/ folder of the source tree " \
+      "the binary was built from).")                                                     \
+    X("assets.serve", T_NUM, "1", 0, 1,                                                \
+      "1: `marquee serve` chooses artwork, synopses and labels with the bandits and "   \
+      "learns from every event; 0: the editorial defaults.")                            \
     X("assets.policy", T_STR, "thompson", 0, 0,                                         \
       "Artwork, synopsis and label bandits: thompson (Thompson sampling, "              \
       "shared linear model), linucb, greedy (posterior mean), title "                   \
@@ -194,9 +204,10 @@ enum { T_NUM, T_STR };
       "label.")                                                                         \
     X("assets.seed", T_NUM, "1", 0, 4294967295,                                         \
       "Seed of the bandit's posterior draws.")                                          \
-    X("assets.url_template", T_STR, "/artwork/{title}/{id}.jpg", 0, 0,                  \
+    X("assets.url_template", T_STR, "/v1/titles/{title}/artwork/{id}", 0, 0,                  \
       "URL of an asset: {id} is the asset id, {title} the title's external "            \
-      "id.")                                                                            \
+      "id (the default is marquee's own SVG poster of an artwork variant; point it at "  \
+      "your image CDN).")                                                                            \
     X("rank.match_threshold", T_NUM, "50", 0, 100,                                      \
       "Match score: below this percentage the match is hidden (null in the API).")      \
     X("rank.candidates", T_NUM, "200", 1, 1000,                                         \
