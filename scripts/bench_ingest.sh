@@ -29,16 +29,19 @@ mem=$(free -g | awk '/Mem:/ {print $2}')
 now=$(date -u +%Y-%m-%dT%H:%MZ)
 jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
-# start DIR: starts `marquee serve` on a free port; sets server_pid and port.
+# start DIR [SETTING VALUE...]: starts `marquee serve` on a free port; sets
+# server_pid and port.
 start() {
-  "$mq" --data "$1" serve --port 0 > "$1.out" 2> "$1.log" &
+  local d=$1
+  shift
+  "$mq" --data "$d" serve --port 0 "$@" > "$d.out" 2> "$d.log" &
   server_pid=$!
   for _ in $(seq 300); do
-    grep -q '^listening on' "$1.out" 2>/dev/null && break
+    grep -q '^listening on' "$d.out" 2>/dev/null && break
     sleep 0.1
   done
-  port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$1.out")
-  [ -n "$port" ] || { echo "bench: the server did not start: $(cat "$1.log")" >&2; exit 1; }
+  port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$d.out")
+  [ -n "$port" ] || { echo "bench: the server did not start: $(cat "$d.log")" >&2; exit 1; }
 }
 
 stop() {
@@ -61,17 +64,22 @@ out=$work/section.md
   echo "Each run starts from an empty store and lasts ${secs} s; the rate falls as the store grows"
   echo "past SQLite's page cache (random positions in the per-profile index), so longer runs"
   echo "report less. Targets: 200,000 events/s in batches of 1,000; 20,000 requests/s of one event."
+  echo "The asset bandits (\`assets.serve\`, on by default) learn from every event on their own"
+  echo "thread, which follows the log beside the writer; the last row has them off, in the same"
+  echo "run, for their cost."
   echo
   echo "| batch | connections | events/s | requests/s | p50 ms | p99 ms | lost | raw SQLite, same rows | command |"
   echo "|---|---|---|---|---|---|---|---|---|"
 } > "$out"
 
-for spec in "1 64" "100 32" "1000 8"; do
+# The last run has the asset bandits off (`--assets.serve 0`): the others learn
+# from every event on the learner thread, beside the writer, on the same cores.
+for spec in "1 64 1" "100 32 1" "1000 8 1" "1000 8 0"; do
   set -- $spec
-  batch=$1 conns=$2
-  d=$work/b$batch
-  echo "bench: ingest, batches of $batch over $conns connections, ${secs}s" >&2
-  start "$d"
+  batch=$1 conns=$2 bandits=$3
+  d=$work/b$batch-$bandits
+  echo "bench: ingest, batches of $batch over $conns connections, ${secs}s, assets.serve $bandits" >&2
+  start "$d" --assets.serve "$bandits"
   ./$build/bench_ingest --port "$port" --setup --batch "$batch" --conns "$conns" \
     --seconds "$secs" --prefix "b$batch" > "$d.json"
   stop
@@ -84,7 +92,7 @@ for spec in "1 64" "100 32" "1000 8"; do
   rm -rf "$d"
   sync
   printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %d of %s | %.0f rows/s | `bench_ingest --batch %s --conns %s --seconds %s` |\n' \
-    "$batch" "$conns" "$(jget events_per_s < "$d.json")" "$(jget requests_per_s < "$d.json")" \
+    "$batch$([ "$bandits" = 0 ] && echo ' (bandits off)')" "$conns" "$(jget events_per_s < "$d.json")" "$(jget requests_per_s < "$d.json")" \
     "$(jget p50_ms < "$d.json")" "$(jget p99_ms < "$d.json")" "$lost" "$acked" "$raw" \
     "$batch" "$conns" "$secs" >> "$out"
 done

@@ -205,11 +205,7 @@ mq_hres mq_h_profile_title(mq_req *r) {
     }
     mq_title t;
     mq_err err = {0};
-    pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_title(r->srv->reader, r->param2, &t, &r->arena, &err);
-    pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    if (!mq_req_read_title(r, r->param2, &t)) {
         rank_req_done(&q);
         return MQ_H_DONE;
     }

@@ -333,17 +333,20 @@ static mq_hres h_put_title(mq_req *r) {
     return submit(r, MQ_JOB_PUT_TITLE);
 }
 
-static mq_hres h_get_title(mq_req *r) {
-    mq_title t;
+bool mq_req_read_title(mq_req *r, const char *ext_id, mq_title *t) {
     mq_err err = {0};
     pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_title(r->srv->reader, r->param, &t, &r->arena, &err);
+    int rc = mq_store_get_title(r->srv->reader, ext_id, t, &r->arena, &err);
     pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
+    if (rc)
         mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
-        return MQ_H_DONE;
-    }
-    mq_req_json(r, 200, mq_title_to_json(&t));
+    return rc == MQ_OK;
+}
+
+static mq_hres h_get_title(mq_req *r) {
+    mq_title t;
+    if (mq_req_read_title(r, r->param, &t))
+        mq_req_json(r, 200, mq_title_to_json(&t));
     return MQ_H_DONE;
 }
 

@@ -286,6 +286,9 @@ void mq_server_assets_title_json(mq_server *srv, mq_req *r, uint32_t profile_id,
 void mq_req_reply(mq_req *r, int status, const char *ctype, const char *body, size_t len);
 /* Replies with the compact JSON of `o` and releases it. */
 void mq_req_json(mq_req *r, int status, json_t *o);
+/* Reads a title from the store (the read handle); when it cannot, replies 404 or
+ * 503 and returns false. Strings live in the request's arena. */
+bool mq_req_read_title(mq_req *r, const char *ext_id, mq_title *t);
 /* {"error": "..."} */
 void mq_req_error(mq_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

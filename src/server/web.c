@@ -344,14 +344,8 @@ static void poster_svg(mq_buf *b, const mq_title *t, const mq_asset *v) {
  * editorial default, or a placeholder for a title without artwork. */
 mq_hres mq_h_artwork(mq_req *r) {
     mq_title t;
-    mq_err err = {0};
-    pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_title(r->srv->reader, r->param, &t, &r->arena, &err);
-    pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    if (!mq_req_read_title(r, r->param, &t))
         return MQ_H_DONE;
-    }
     const mq_asset *v = NULL;
     bool found = strcmp(r->param2, "default") == 0;
     if (found && t.n_artwork)
