@@ -156,6 +156,8 @@ static void impression(stream *s, uint32_t p, uint32_t t, const mq_asset_choice 
     e->col_pos = 0;
     e->artwork_id = mq_arena_strdup(&s->ar, ch->slot[MQ_SLOT_ARTWORK].id);
     e->synopsis_id = mq_arena_strdup(&s->ar, ch->slot[MQ_SLOT_SYNOPSIS].id);
+    if (ch->slot[MQ_SLOT_LABEL].variant >= 0)
+        e->label = mq_arena_strdup(&s->ar, ch->slot[MQ_SLOT_LABEL].id);
     e->propensity = ch->slot[MQ_SLOT_ARTWORK].propensity;
 }
 
@@ -251,6 +253,68 @@ Test(assets, contextual_bandits_learn_each_groups_artwork) {
     /* The profile-blind policy shows both groups the same variant: one group gets
      * its worse one. */
     cr_expect_lt(MQ_MIN(title[0], title[1]), 0.5, "title: %.3f / %.3f", title[0], title[1]);
+}
+
+/* Labels learn from the impressions that carry the label shown: when "New" wins
+ * plays three times as often as "Award-winning" for everyone, the label slot
+ * comes to prefer it. */
+Test(assets, labels_learn_from_the_label_logged_with_the_impression) {
+    world w;
+    world_init(&w);
+    mq_assets_params p;
+    mq_assets_params_default(&p);
+    p.cold_impressions = 10;
+    mq_assets *a;
+    mq_err err = {0};
+    cr_assert_eq(mq_assets_create(&p, w.cat, &a, &err), 0, "%s", err.msg);
+    stream s;
+    stream_init(&s);
+    histories(&s);
+    size_t done = 0;
+    mq_rng rng;
+    mq_rng_seed(&rng, 7, 1);
+    static mq_asset_context ctx;
+    int pages = 0, shown = 0;
+    for (int r = 0; r < 25; r++)
+        for (uint32_t pr = 1; pr <= 2 * PER_GROUP; pr++) {
+            for (; done < s.evs.len; done++)
+                mq_assets_observe(a, &s.evs.items[done]);
+            uint32_t t = w.first_target + mq_rng_below(&rng, N_TARGET);
+            prepare(a, &ctx, pr, s.ts);
+            mq_asset_choice ch;
+            cr_assert_eq(mq_assets_choose(a, &ctx, mq_catalog_title(w.cat, t), &rng, &ch), 0);
+            cr_assert_geq(ch.slot[MQ_SLOT_LABEL].variant, 0, "the title has labels");
+            impression(&s, pr, t, &ch, &pages);
+            shown++;
+            double pl = ch.slot[MQ_SLOT_LABEL].variant == 0 ? 0.30 : 0.10;
+            if (mq_rng_unif(&rng) < pl)
+                ev(&s, MQ_EV_PLAY_START, pr, t)->position_s = 0;
+        }
+    for (; done < s.evs.len; done++)
+        mq_assets_observe(a, &s.evs.items[done]);
+    mq_assets_advance(a, INT64_MAX);
+    mq_assets_refresh(a);
+    mq_assets_stats st;
+    mq_assets_stats_get(a, &st);
+    cr_assert_eq(st.updates[MQ_SLOT_LABEL], (uint64_t)shown, "every impression taught the slot");
+    double sum = 0;
+    int n = 0;
+    for (uint32_t pr = 1; pr <= 2 * PER_GROUP; pr++) {
+        prepare(a, &ctx, pr, s.ts);
+        for (uint32_t t = w.first_target; t < w.first_target + N_TARGET; t++) {
+            double probs[MQ_ASSETS_MAX_VARIANTS];
+            cr_assert_eq(mq_assets_distribution(a, &ctx, mq_catalog_title(w.cat, t),
+                                                MQ_SLOT_LABEL, probs),
+                         2);
+            sum += probs[0];
+            n++;
+        }
+    }
+    cr_log_info("P(\"New\") after learning: %.3f", sum / n);
+    cr_expect_gt(sum / n, 0.8, "the better label wins: %.3f", sum / n);
+    stream_free(&s);
+    mq_assets_destroy(a);
+    world_free(&w);
 }
 
 /* ------------------------------------------------------------ propensities ---- */

@@ -26,7 +26,7 @@ Test(events, impression_parses_every_field) {
                       "\"ts\":\"2023-11-14T22:13:20Z\",\"title\":\"1\",\"context\":{\"device\":"
                       "\"tv\",\"tz_offset_min\":60,\"country\":\"FR\"},\"page_id\":\"pg\","
                       "\"row_id\":\"r1\",\"row_pos\":2,\"col_pos\":4,\"artwork_id\":\"a3\","
-                      "\"synopsis_id\":\"s1\",\"propensity\":0.25}");
+                      "\"synopsis_id\":\"s1\",\"label\":\"New\",\"propensity\":0.25}");
     mq_event e;
     mq_err err = {0};
     cr_assert_eq(mq_event_from_json(j, &e, "events[0]", 1700000000000LL, &err), MQ_OK, "%s",
@@ -53,6 +53,7 @@ Test(events, impression_parses_every_field) {
     cr_assert_eq(e2.ts_ms, e.ts_ms);
     cr_assert_str_eq(e2.artwork_id, "a3");
     cr_assert_str_eq(e2.synopsis_id, "s1");
+    cr_assert_str_eq(e2.label, "New");
     cr_assert_eq(e2.device, e.device);
     json_decref(out);
     json_decref(j);

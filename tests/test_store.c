@@ -314,6 +314,59 @@ STORE_TEST(scan_filters_and_fields) {
     cr_assert_eq(c.n, 2, "after_seq resumes the log");
 }
 
+typedef struct {
+    char page[16], row[16], artwork[16], synopsis[16], label[32];
+    int row_pos, col_pos;
+    double propensity;
+} imp_fields;
+
+static int copy_impression(void *ud, const mq_event *e) {
+    imp_fields *f = ud;
+    snprintf(f->page, sizeof f->page, "%s", e->page_id ? e->page_id : "-");
+    snprintf(f->row, sizeof f->row, "%s", e->row_id ? e->row_id : "-");
+    snprintf(f->artwork, sizeof f->artwork, "%s", e->artwork_id ? e->artwork_id : "-");
+    snprintf(f->synopsis, sizeof f->synopsis, "%s", e->synopsis_id ? e->synopsis_id : "-");
+    snprintf(f->label, sizeof f->label, "%s", e->label ? e->label : "-");
+    f->row_pos = e->row_pos;
+    f->col_pos = e->col_pos;
+    f->propensity = e->propensity;
+    return 0;
+}
+
+/* Every field of an impression comes back, the label shown included (schema 3). */
+STORE_TEST(impression_fields_round_trip) {
+    put_title("1", "One");
+    mq_event e;
+    mq_event_init(&e);
+    e.event_id = "i1";
+    e.profile = "u1";
+    e.title = "1";
+    e.type = MQ_EV_IMPRESSION;
+    e.ts_ms = 1000;
+    e.page_id = "pg";
+    e.row_id = "top";
+    e.row_pos = 3;
+    e.col_pos = 7;
+    e.artwork_id = "1-a2";
+    e.synopsis_id = "1-s1";
+    e.label = "Award-winning";
+    e.propensity = 0.125;
+    mq_append_status status;
+    cr_assert_eq(mq_store_append_events(st, &e, 1, &status, &err), MQ_OK, "%s", err.msg);
+    imp_fields f;
+    memset(&f, 0, sizeof f);
+    mq_event_filter flt = MQ_EVENT_FILTER_ALL;
+    cr_assert_eq(mq_store_each_event(st, &flt, copy_impression, &f, &err), MQ_OK, "%s", err.msg);
+    cr_assert_str_eq(f.page, "pg");
+    cr_assert_str_eq(f.row, "top");
+    cr_assert_str_eq(f.artwork, "1-a2");
+    cr_assert_str_eq(f.synopsis, "1-s1");
+    cr_assert_str_eq(f.label, "Award-winning");
+    cr_assert_eq(f.row_pos, 3);
+    cr_assert_eq(f.col_pos, 7);
+    cr_assert_float_eq(f.propensity, 0.125, 1e-12);
+}
+
 STORE_TEST(rollback_forgets_created_profiles) {
     put_title("1", "One");
     cr_assert_eq(mq_store_begin(st, &err), MQ_OK);
@@ -395,8 +448,9 @@ STORE_TEST(data_survives_reopen_and_schema_is_versioned) {
     cr_assert(strstr(err.msg, "schema version 99"), "%s", err.msg);
     cr_assert(strstr(err.msg, "newer marquee"), "%s", err.msg);
 
-    /* An older one (version 1, blobs without versions) is migrated forward. */
-    store_sql(pg, "ALTER TABLE blobs DROP COLUMN version; "
+    /* An older one (version 1: blobs without versions, events without labels) is
+     * migrated forward, through every version. */
+    store_sql(pg, "ALTER TABLE blobs DROP COLUMN version; ALTER TABLE events DROP COLUMN label; "
                   "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     cr_assert_eq(mq_store_open(target, MQ_STORE_DEFAULT, &st, &err), MQ_OK, "%s", err.msg);
     cr_assert_eq(mq_store_schema_version(st), MQ_STORE_SCHEMA_VERSION);

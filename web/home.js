@@ -46,6 +46,7 @@ export function renderHome(view, profile) {
         artwork_id: d.artworkId || 'default',
       };
       if (d.synopsisId) fields.synopsis_id = d.synopsisId;
+      if (d.label) fields.label = d.label;
       const p = Number(d.propensity);
       if (d.propensity && p > 0 && p <= 1) fields.propensity = p;
       ev('impression', fields);
@@ -128,6 +129,7 @@ export function renderHome(view, profile) {
       dataset: {
         title: t, pageId, rowId: row.row_id, rowPos: String(row.position ?? 0), colPos: String(col),
         artworkId: art && art.id ? String(art.id) : '', synopsisId: syn && syn.id ? String(syn.id) : '',
+        label: typeof item.label === 'string' ? item.label : '',
         propensity: art && typeof art.propensity === 'number' ? String(art.propensity) : '',
       },
     },

@@ -136,8 +136,7 @@ static void on_impression(mq_assets *a, const mq_event *e) {
         return;
     int var[MQ_SLOT_COUNT] = {find_variant(a, ti, MQ_SLOT_ARTWORK, e->artwork_id),
                               find_variant(a, ti, MQ_SLOT_SYNOPSIS, e->synopsis_id),
-                              /* The impression event has no label field yet. */
-                              NO_VARIANT};
+                              find_variant(a, ti, MQ_SLOT_LABEL, e->label)};
     bool any = false;
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         any |= var[s] != NO_VARIANT;

@@ -206,6 +206,7 @@ int mq_event_from_json(const json_t *o, mq_event *e, const char *where, int64_t 
         (rc = str_field(o, where, "artwork_id", f & MQ_F_ARTWORK, MQ_ID_MAX_LEN, &e->artwork_id,
                         err)) ||
         (rc = str_field(o, where, "synopsis_id", false, MQ_ID_MAX_LEN, &e->synopsis_id, err)) ||
+        (rc = str_field(o, where, "label", false, MQ_ID_MAX_LEN, &e->label, err)) ||
         (rc = str_field(o, where, "query", f & MQ_F_QUERY, MQ_QUERY_MAX, &e->query, err)) ||
         (rc = num_field(o, where, "propensity", false, 1e-9, 1, &e->propensity, err)) ||
         (rc = num_field(o, where, "position_s", f & MQ_F_POSITION, 0, MAX_SECONDS,
@@ -312,6 +313,8 @@ json_t *mq_event_to_json(const mq_event *e) {
         json_object_set_new(o, "artwork_id", json_string(e->artwork_id));
     if (e->synopsis_id)
         json_object_set_new(o, "synopsis_id", json_string(e->synopsis_id));
+    if (e->label)
+        json_object_set_new(o, "label", json_string(e->label));
     if (!isnan(e->propensity))
         json_object_set_new(o, "propensity", json_real(e->propensity));
     if (!isnan(e->position_s))

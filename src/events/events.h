@@ -16,7 +16,7 @@
 enum {
     MQ_F_TITLE = 1 << 0,      /* title required */
     MQ_F_PAGE = 1 << 1,       /* page_id, row_id, row_pos, col_pos required */
-    MQ_F_ARTWORK = 1 << 2,    /* artwork_id required; synopsis_id, propensity optional */
+    MQ_F_ARTWORK = 1 << 2,    /* artwork_id required; synopsis_id, label, propensity optional */
     MQ_F_POSITION = 1 << 3,   /* position_s required */
     MQ_F_DURATION = 1 << 4,   /* duration_s required */
     MQ_F_QUERY = 1 << 5,      /* query required */
@@ -87,6 +87,7 @@ typedef struct mq_event {
     int16_t tz_offset_min;
     char country[4];
     const char *page_id, *row_id, *artwork_id, *synopsis_id, *query;
+    const char *label; /* the evidence label shown with an impression (its text) */
     int32_t row_pos, col_pos;
     double propensity;
     double position_s, duration_s;

@@ -56,6 +56,7 @@ static void copy_event(mq_arena *a, mq_event *dst, const mq_event *src) {
     dst->row_id = keep(a, src->row_id);
     dst->artwork_id = keep(a, src->artwork_id);
     dst->synopsis_id = keep(a, src->synopsis_id);
+    dst->label = keep(a, src->label);
     dst->query = keep(a, src->query);
 }
 

@@ -300,6 +300,9 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             } else {
                 rc |= put(b, ",\"synopsis\":null");
             }
+            /* The chosen label, to be logged back with the impression. */
+            rc |= put(b, ",\"label\":");
+            rc |= it->label >= 0 ? put_str(b, t->labels.items[it->label]) : put(b, "null");
             rc |= put(b, ",\"labels\":[");
             if (it->label >= 0) {
                 rc |= put_str(b, t->labels.items[it->label]);

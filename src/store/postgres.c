@@ -77,6 +77,8 @@ static const char *const migrations[] = {
     "CREATE TABLE blobs(name TEXT PRIMARY KEY, data BYTEA NOT NULL, updated_ms BIGINT NOT NULL);",
     /* 1 -> 2: blob versions. */
     "ALTER TABLE blobs ADD COLUMN version BIGINT NOT NULL DEFAULT 1;",
+    /* 2 -> 3: the evidence label shown with an impression. */
+    "ALTER TABLE events ADD COLUMN label TEXT;",
 };
 
 _Static_assert(MQ_ARRAY_LEN(migrations) == MQ_STORE_SCHEMA_VERSION,
@@ -85,8 +87,8 @@ _Static_assert(MQ_ARRAY_LEN(migrations) == MQ_STORE_SCHEMA_VERSION,
 #define EVENT_COLS                                                                         \
     "event_id, profile_id, type, ts_ms, title_id, device, tz_offset_min, country, page_id, " \
     "row_id, row_pos, col_pos, artwork_id, synopsis_id, propensity, position_s, "          \
-    "duration_s, query, value, direction"
-#define N_EVENT_COLS 20
+    "duration_s, query, value, direction, label"
+#define N_EVENT_COLS 21
 
 enum {
     ST_INSERT_EVENTS,
@@ -112,7 +114,7 @@ static const struct {
                           "$2::int[], $3::smallint[], $4::bigint[], $5::int[], $6::smallint[], "
                           "$7::smallint[], $8::text[], $9::text[], $10::text[], $11::int[], "
                           "$12::int[], $13::text[], $14::text[], $15::float8[], $16::float8[], "
-                          "$17::float8[], $18::text[], $19::float8[], $20::smallint[]) u "
+                          "$17::float8[], $18::text[], $19::float8[], $20::smallint[], $21::text[]) u "
                           "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq, xid",
                           N_EVENT_COLS},
     [ST_INSERT_PROFILE] = {"INSERT INTO profiles(ext_id, country, maturity_limit, created_ms) "
@@ -819,6 +821,7 @@ static int insert_chunk(pg_store *s, mq_event *const *evs, size_t n, bool *dup, 
         arr_text(&a[17], e->query);
         arr_num(&a[18], e->value);
         arr_int(&a[19], e->direction, !e->direction);
+        arr_text(&a[20], e->label);
         push_id(&s->tx_profiles, e->profile_id);
         if (e->title_id)
             push_id(&s->tx_titles, e->title_id);
@@ -931,6 +934,7 @@ static void read_event(pg_store *s, const PGresult *r, int i, mq_event *e) {
     e->query = get_text(r, i, 18);
     e->value = get_num(r, i, 19);
     e->direction = (mq_scroll_dir)get_i64(r, i, 20);
+    e->label = get_text(r, i, 21);
     e->profile = mq_idmap_ext(&s->base.profiles, e->profile_id);
     e->title = e->title_id ? mq_idmap_ext(&s->base.titles, e->title_id) : NULL;
 }

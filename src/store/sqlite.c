@@ -40,6 +40,8 @@ static const char *const migrations[] = {
     "CREATE TABLE blobs(name TEXT PRIMARY KEY, data BLOB NOT NULL, updated_ms INTEGER NOT NULL);",
     /* 1 -> 2: blob versions, so that nodes notice a new bundle cheaply. */
     "ALTER TABLE blobs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
+    /* 2 -> 3: the evidence label shown with an impression. */
+    "ALTER TABLE events ADD COLUMN label TEXT;",
 };
 
 _Static_assert(MQ_ARRAY_LEN(migrations) == MQ_STORE_SCHEMA_VERSION,
@@ -48,7 +50,7 @@ _Static_assert(MQ_ARRAY_LEN(migrations) == MQ_STORE_SCHEMA_VERSION,
 #define EVENT_COLS                                                                         \
     "event_id, profile_id, type, ts_ms, title_id, device, tz_offset_min, country, page_id, " \
     "row_id, row_pos, col_pos, artwork_id, synopsis_id, propensity, position_s, "          \
-    "duration_s, query, value, direction"
+    "duration_s, query, value, direction, label"
 
 enum {
     ST_INSERT_EVENT,
@@ -64,7 +66,7 @@ enum {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_EVENT] = "INSERT OR IGNORE INTO events(" EVENT_COLS
-                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_INSERT_PROFILE] = "INSERT INTO profiles(ext_id, country, maturity_limit, created_ms) "
                           "VALUES(?, '', 18, ?)",
     [ST_FIND_PROFILE] = "SELECT id FROM profiles WHERE ext_id = ?",
@@ -273,6 +275,7 @@ static int sq_insert_event(mq_store_base *b, mq_event *e, bool *dup, mq_err *err
         sqlite3_bind_int(st, 20, (int)e->direction);
     else
         sqlite3_bind_null(st, 20);
+    bind_text(st, 21, e->label);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -373,6 +376,7 @@ static int sq_each_event(mq_store_base *b, const mq_event_filter *f, mq_event_cb
         e.query = col_text(st, 18);
         e.value = col_num(st, 19);
         e.direction = (mq_scroll_dir)sqlite3_column_int(st, 20);
+        e.label = col_text(st, 21);
         e.profile = name_of(s, MQ_IDMAP_PROFILE, e.profile_id);
         e.title = e.title_id ? name_of(s, MQ_IDMAP_TITLE, e.title_id) : NULL;
         if ((ret = cb(ud, &e)))

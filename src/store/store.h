@@ -24,7 +24,7 @@
 
 /* The schema version this build writes. Opening a store written by a newer
  * version fails with MQ_EVERSION; older ones are migrated forward. */
-#define MQ_STORE_SCHEMA_VERSION 2
+#define MQ_STORE_SCHEMA_VERSION 3
 
 typedef struct mq_store mq_store;
 
