@@ -28,7 +28,6 @@
 typedef struct pass {
     mq_server *srv;
     int64_t skip_to; /* events up to this seq are in the checkpoint already */
-    bool locked;     /* online: a write lock per event */
     uint64_t applied;
 } pass;
 
@@ -39,11 +38,11 @@ static int learn(void *ud, const mq_event *e) {
         return STOPPED;
     if (e->seq > 0 && e->seq <= p->skip_to)
         return 0;
-    if (p->locked)
-        pthread_rwlock_wrlock(&srv->assets_lock);
+    /* A lock per event (uncontended while catching up, when no page reads the
+     * model): a title put meanwhile, and pages once online, wait at most one. */
+    pthread_rwlock_wrlock(&srv->assets_lock);
     mq_assets_observe(srv->assets, e);
-    if (p->locked)
-        pthread_rwlock_unlock(&srv->assets_lock);
+    pthread_rwlock_unlock(&srv->assets_lock);
     p->applied++;
     return 0;
 }
@@ -55,11 +54,10 @@ static int follow(pass *p, mq_err *err) {
 
 /* The learner thread. It follows the event log with its own store handle, in
  * commit order, as a node follows other nodes: first everything after the
- * checkpoint while the server already answers (with the editorial defaults;
- * nobody else touches an offline model, so without the lock), then it goes
- * online and applies each new event under the write lock as soon as the writer
- * says it committed some (or every POLL_MS: other nodes, imports). Learning is
- * off the write path: ingestion does not wait for it. */
+ * checkpoint while the server already answers (with the editorial defaults),
+ * then it goes online and applies each new event as soon as the writer says it
+ * committed some (or every POLL_MS: other nodes, imports). Learning is off the
+ * write path: ingestion does not wait for it. */
 static void *learner_main(void *arg) {
     mq_server *srv = arg;
     mq_assets *a = srv->assets;
@@ -67,16 +65,13 @@ static void *learner_main(void *arg) {
     double t0 = mq_mono_s();
     mq_assets_stats st0, st;
     mq_assets_stats_get(a, &st0);
-    pass p = {srv, st0.last_seq, false, 0};
+    pass p = {srv, st0.last_seq, 0};
     mq_err err = {0};
     int rc = follow(&p, &err);
     if (!rc) {
         pthread_rwlock_wrlock(&srv->assets_lock);
-        p.locked = false; /* the lock is held for this short last stretch */
-        rc = follow(&p, &err);
         mq_assets_advance(a, mq_now_ms());
-        if (!rc)
-            atomic_store(&srv->assets_online, true);
+        atomic_store(&srv->assets_online, true);
         pthread_rwlock_unlock(&srv->assets_lock);
     }
     if (rc == STOPPED)
@@ -101,7 +96,6 @@ static void *learner_main(void *arg) {
             mq_log(MQ_LOG_WARN, "asset bandits: writing the checkpoint: %s", err.msg);
         pthread_rwlock_unlock(&srv->assets_lock);
     }
-    p.locked = true;
     p.skip_to = 0;
     pthread_mutex_lock(&srv->assets_mu);
     while (!atomic_load(&srv->assets_stop)) {
@@ -175,7 +169,7 @@ void mq_server_assets_stop(mq_server *srv) {
     }
     if (srv->assets && atomic_load(&srv->assets_online)) {
         /* What the writer committed last (it has stopped), then the checkpoint. */
-        pass p = {srv, 0, false, 0};
+        pass p = {srv, 0, 0};
         atomic_store(&srv->assets_stop, false);
         mq_err err = {0};
         if (follow(&p, &err) || mq_assets_save(srv->assets, srv->assets_store, &err))
@@ -188,8 +182,8 @@ void mq_server_assets_stop(mq_server *srv) {
 }
 
 void mq_server_assets_put_title(mq_server *srv, const mq_title *t) {
-    if (!srv->assets || !t->id || !atomic_load(&srv->assets_online))
-        return; /* NOTE: a title put while catching up is learned at the next start */
+    if (!srv->assets || !t->id)
+        return;
     pthread_rwlock_wrlock(&srv->assets_lock);
     mq_assets_put_title(srv->assets, t);
     pthread_rwlock_unlock(&srv->assets_lock);
