@@ -8,6 +8,7 @@
 # and the store's own append path against raw inserts (bench_store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench_lib.sh
 build=${1:-build}
 mq=./$build/marquee
 work=$(mktemp -d /tmp/marquee-bench-XXXXXX)
@@ -78,17 +79,4 @@ printf '| raw SQLite, same schema, same run | %.0f rows/s (without the profile i
   "$(jget raw_sqlite_same_schema_per_s < "$work/store.json")" \
   "$(jget raw_sqlite_no_profile_index_per_s < "$work/store.json")" >> "$out"
 
-# Splice the section into docs/benchmarks.md between its markers.
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by `make bench`. Each section names its machine and commands.\n' > "$doc"
-begin="<!-- bench:$section -->"
-end="<!-- /bench:$section -->"
-if grep -qF "$begin" "$doc"; then
-  awk -v b="$begin" -v e="$end" -v f="$out" '
-    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$doc" > "$work/doc.md"
-else
-  { cat "$doc"; echo; echo "$begin"; cat "$out"; echo "$end"; } > "$work/doc.md"
-fi
-cp "$work/doc.md" "$doc"
-cat "$out"
+splice_section "$doc" "$section" "$out"

@@ -11,6 +11,7 @@
 # connection, one event), and the live state's memory for 1M profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench_lib.sh
 build=${1:-build}
 secs=${2:-10}
 mq=./$build/marquee
@@ -129,17 +130,4 @@ echo "bench: live state memory" >&2
   echo 'sharing the two cores; group commit shares each fsync among 20-30 requests.'
 } >> "$out"
 
-# Splice the section into docs/benchmarks.md between its markers.
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by `make bench`. Each section names its machine and commands.\n' > "$doc"
-begin="<!-- bench:$section -->"
-end="<!-- /bench:$section -->"
-if grep -qF "$begin" "$doc"; then
-  awk -v b="$begin" -v e="$end" -v f="$out" '
-    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$doc" > "$work/doc.md"
-else
-  { cat "$doc"; echo; echo "$begin"; cat "$out"; echo "$end"; } > "$work/doc.md"
-fi
-cp "$work/doc.md" "$doc"
-cat "$out"
+splice_section "$doc" "$section" "$out"

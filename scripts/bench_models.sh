@@ -10,6 +10,7 @@
 # item-kNN; every model on the default synthetic world; peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench_lib.sh
 build=${1:-build}
 mq=./$build/marquee
 bm=./$build/bench_models
@@ -187,17 +188,4 @@ printf '| `marquee train`, default synthetic world, every model, validation spli
   echo "comparison with today's tools is left to \`marquee recommend\` output on a common split."
 } >> "$out"
 
-# Splice the section into docs/benchmarks.md between its markers.
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by `make bench`. Each section names its machine and commands.\n' > "$doc"
-begin="<!-- bench:$section -->"
-end="<!-- /bench:$section -->"
-if grep -qF "$begin" "$doc"; then
-  awk -v b="$begin" -v e="$end" -v f="$out" '
-    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$doc" > "$work/doc.md"
-else
-  { cat "$doc"; echo; echo "$begin"; cat "$out"; echo "$end"; } > "$work/doc.md"
-fi
-cp "$work/doc.md" "$doc"
-cat "$out"
+splice_section "$doc" "$section" "$out"

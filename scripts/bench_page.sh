@@ -16,6 +16,7 @@
 #   - `marquee eval --page` on the default world: the first-screen hit rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench_lib.sh
 build=${1:-build}
 secs=${2:-20}
 mq=./$build/marquee
@@ -197,16 +198,4 @@ out=$work/section.md
   echo '```'
 } >> "$out"
 
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by `make bench`. Each section names its machine and commands.\n' > "$doc"
-begin="<!-- bench:$section -->"
-end="<!-- /bench:$section -->"
-if grep -qF "$begin" "$doc"; then
-  awk -v b="$begin" -v e="$end" -v f="$out" '
-    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$doc" > "$work/doc.md"
-else
-  { cat "$doc"; echo; echo "$begin"; cat "$out"; echo "$end"; } > "$work/doc.md"
-fi
-cp "$work/doc.md" "$doc"
-cat "$out"
+splice_section "$doc" "$section" "$out"

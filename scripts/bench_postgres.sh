@@ -11,6 +11,7 @@
 # the stores of the batch-of-1,000 runs, with a bundle trained on them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench_lib.sh
 build=${1:-build}
 secs=${2:-10}
 mq=./$build/marquee
@@ -207,16 +208,4 @@ start "$work/h-pg2b" "$url"
 stop_all
 page_row PostgreSQL 2 "$work/h3.json"
 
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by `make bench`. Each section names its machine and commands.\n' > "$doc"
-begin="<!-- bench:$section -->"
-end="<!-- /bench:$section -->"
-if grep -qF "$begin" "$doc"; then
-  awk -v b="$begin" -v e="$end" -v f="$out" '
-    $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$doc" > "$work/doc.md"
-else
-  { cat "$doc"; echo; echo "$begin"; cat "$out"; echo "$end"; } > "$work/doc.md"
-fi
-cp "$work/doc.md" "$doc"
-cat "$out"
+splice_section "$doc" "$section" "$out"

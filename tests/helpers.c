@@ -1,12 +1,16 @@
 /* helpers.c: see helpers.h. */
 #include "helpers.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,4 +129,80 @@ const char *th_movielens_small(void) {
             return dirs[i];
     }
     return NULL;
+}
+
+/* --------------------------------------------------------------- HTTP ---- */
+
+void th_resp_free(th_resp *r) {
+    free(r->head);
+    r->head = r->body = NULL;
+}
+
+int th_dial(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {60, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+bool th_send_all(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return false;
+        c += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+void th_read_resp(int fd, th_resp *r) {
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    memset(r, 0, sizeof *r);
+    r->head = buf;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 ", 9) == 0 && sep) {
+        r->status = atoi(buf + 9);
+        *sep = '\0';
+        r->body = sep + 4;
+        r->len = len - (size_t)(r->body - buf);
+    } else {
+        r->body = buf + len;
+    }
+}
+
+th_resp th_http(int port, const char *method, const char *path, const char *extra_headers,
+                const char *body, size_t len) {
+    th_resp r = {0};
+    int fd = th_dial(port);
+    if (fd < 0)
+        return r;
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, extra_headers ? extra_headers : "", len);
+    if (th_send_all(fd, head, (size_t)n) && th_send_all(fd, body ? body : "", len))
+        th_read_resp(fd, &r);
+    close(fd);
+    return r;
 }

@@ -1,7 +1,8 @@
 /*
  * helpers.h: what the tests share: temporary directories, writing files, running
  * the marquee binary and capturing its output, and locating the MovieLens data in
- * ../shared (tests that need it skip with a message when it is absent).
+ * ../shared (tests that need it skip with a message when it is absent), and a
+ * tiny HTTP client for the tests of `marquee serve`.
  */
 #ifndef MQ_TEST_HELPERS_H
 #define MQ_TEST_HELPERS_H
@@ -21,6 +22,25 @@ char *th_read(const char *path, size_t *len);
 /* Runs `marquee ARGS...` (a NULL-terminated list), capturing stdout and stderr
  * (caller frees both). Returns the exit code, or -1 if it did not exit normally. */
 int th_run(char **out, char **errout, const char *arg0, ...);
+
+/* A tiny HTTP/1.1 client for the tests that run `marquee serve`: one request per
+ * connection (Connection: close) to 127.0.0.1. */
+typedef struct th_resp {
+    int status; /* 0: no answer (refused, reset, timed out) */
+    char *head; /* the status line and headers; owns the buffer */
+    char *body; /* into the same buffer, NUL-terminated; "" when none */
+    size_t len; /* body bytes */
+} th_resp;
+
+void th_resp_free(th_resp *r);
+/* A connected socket with a 60 s receive timeout, or -1. */
+int th_dial(int port);
+bool th_send_all(int fd, const void *p, size_t n);
+/* Reads a whole answer (until the server closes). */
+void th_read_resp(int fd, th_resp *r);
+/* extra_headers: "Name: value\r\n" lines, or NULL. */
+th_resp th_http(int port, const char *method, const char *path, const char *extra_headers,
+                const char *body, size_t len);
 
 /* The ml-latest-small directory, or NULL when absent. */
 const char *th_movielens_small(void);

@@ -182,45 +182,11 @@ static void node_stop(node *n) {
  * when out is not NULL, the body (caller frees). */
 static int http_status(int port, const char *method, const char *path, const char *body,
                        char **out) {
+    th_resp r = th_http(port, method, path, NULL, body, body ? strlen(body) : 0);
     if (out)
-        *out = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return 0;
-    }
-    struct timeval tv = {60, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    size_t blen = body ? strlen(body) : 0;
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      method, path, blen);
-    bool sent = send(fd, head, (size_t)hn, MSG_NOSIGNAL) == hn;
-    for (size_t off = 0; sent && off < blen;) {
-        ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
-        sent = k > 0;
-        off += k > 0 ? (size_t)k : 0;
-    }
-    size_t cap = 16384, len = 0;
-    char *buf = malloc(cap);
-    for (ssize_t k; sent && (k = recv(fd, buf + len, cap - len - 1, 0)) > 0;) {
-        len += (size_t)k;
-        if (len + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    close(fd);
-    int status = strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : 0;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (out)
-        *out = strdup(sep ? sep + 4 : "");
-    free(buf);
+        *out = strdup(r.body ? r.body : "");
+    int status = r.status;
+    th_resp_free(&r);
     return status;
 }
 

@@ -100,62 +100,28 @@ TestSuite(page_api, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ------------------------------------------------------------------- HTTP ---- */
 
-typedef struct {
-    int status;
-    char *body;
-} resp;
-
-static resp http(const char *method, const char *path, const char *body) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    char head[1024];
-    size_t bl = body ? strlen(body) : 0;
-    int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, bl);
-    cr_assert_eq(write(fd, head, (size_t)hn), hn);
-    if (bl)
-        cr_assert_eq(write(fd, body, bl), (ssize_t)bl);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = read(fd, buf + len, cap - len - 1);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    close(fd);
-    buf[len] = '\0';
-    resp r = {0, NULL};
-    sscanf(buf, "HTTP/1.1 %d", &r.status);
-    char *b = strstr(buf, "\r\n\r\n");
-    r.body = strdup(b ? b + 4 : "");
-    free(buf);
+static th_resp http(const char *method, const char *path, const char *body) {
+    th_resp r = th_http(port, method, path, "Content-Type: application/json\r\n", body,
+                        body ? strlen(body) : 0);
+    cr_assert_neq(r.status, 0, "%s %s: no answer from the server", method, path);
     return r;
 }
 
 static json_t *get_json(const char *path, int expect) {
-    resp r = http("GET", path, NULL);
+    th_resp r = http("GET", path, NULL);
     cr_assert_eq(r.status, expect, "GET %s: %d %s", path, r.status, r.body);
     json_error_t je;
     json_t *j = json_loads(r.body, 0, &je);
     cr_assert_not_null(j, "GET %s: not JSON: %s", path, je.text);
-    free(r.body);
+    th_resp_free(&r);
     return j;
 }
 
 static void post_events(const char *events) {
-    resp r = http("POST", "/v1/events", events);
+    th_resp r = http("POST", "/v1/events", events);
     cr_assert_eq(r.status, 200, "POST /v1/events: %d %s", r.status, r.body);
     cr_assert(strstr(r.body, "\"rejected\":[]"), "%s", r.body);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static bool page_has(json_t *page, const char *title, const char **row_type) {
@@ -253,9 +219,9 @@ Test(page_api, a_thumbs_down_removes_the_title_at_once) {
     json_decref(p);
     char body[256];
     snprintf(body, sizeof body, "{\"title\":\"%s\",\"value\":\"down\"}", title);
-    resp r = http("POST", "/v1/profiles/p00004/thumbs", body);
+    th_resp r = http("POST", "/v1/profiles/p00004/thumbs", body);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    free(r.body);
+    th_resp_free(&r);
     p = get_json("/v1/profiles/p00004/homepage", 200);
     cr_assert_not(page_has(p, title, NULL), "%s is still on the page after a thumbs down", title);
     json_decref(p);

@@ -87,73 +87,18 @@ static void cleanup(void) {
  * world. */
 TestSuite(rank_api, .fini = cleanup);
 
-static int dial(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {60, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-typedef struct resp {
-    int status;
-    char *buf, *body;
-} resp;
-
-static resp http(int port, const char *method, const char *path, const char *body) {
-    resp r = {0};
-    int fd = dial(port);
-    if (fd < 0)
-        return r;
-    size_t len = body ? strlen(body) : 0;
-    char head[1024];
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, len);
-    if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n ||
-        (len && send(fd, body, len, MSG_NOSIGNAL) != (ssize_t)len)) {
-        close(fd);
-        return r;
-    }
-    size_t cap = 1 << 16, got = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (got + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = recv(fd, buf + got, cap - got - 1, 0);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    buf[got] = '\0';
-    r.buf = buf;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (strncmp(buf, "HTTP/1.1 ", 9) == 0 && sep) {
-        r.status = atoi(buf + 9);
-        r.body = sep + 4;
-    } else {
-        r.body = buf + got;
-    }
-    return r;
+static th_resp http(int port, const char *method, const char *path, const char *body) {
+    return th_http(port, method, path, NULL, body, body ? strlen(body) : 0);
 }
 
 static json_t *get_json(int port, const char *path, int want) {
-    resp r = http(port, "GET", path, NULL);
+    th_resp r = http(port, "GET", path, NULL);
     cr_assert_eq(r.status, want, "GET %s: expected %d, got %d: %.400s", path, want, r.status,
                  r.body ? r.body : "");
     json_error_t je;
     json_t *j = json_loads(r.body, 0, &je);
     cr_assert_not_null(j, "GET %s: not JSON: %s", path, je.text);
-    free(r.buf);
+    th_resp_free(&r);
     return j;
 }
 
@@ -188,9 +133,9 @@ static int start(const char *dir) {
               "the server did not start: \"%s\"", line);
     int port = atoi(colon + 1);
     for (int i = 0; i < 600; i++) {
-        resp r = http(port, "GET", "/healthz", NULL);
+        th_resp r = http(port, "GET", "/healthz", NULL);
         int st = r.status;
-        free(r.buf);
+        th_resp_free(&r);
         if (st == 200)
             return port;
         usleep(50000);
@@ -222,10 +167,10 @@ static bool has_title(json_t *rec, const char *title) {
 }
 
 static void post_events(int port, const char *body) {
-    resp r = http(port, "POST", "/v1/events", body);
+    th_resp r = http(port, "POST", "/v1/events", body);
     cr_assert_eq(r.status, 200, "POST /v1/events: %d %.300s", r.status, r.body ? r.body : "");
     cr_assert_not_null(strstr(r.body, "\"accepted\":"), "%s", r.body);
-    free(r.buf);
+    th_resp_free(&r);
 }
 
 /* ----------------------------------------------------------------- tests ---- */
@@ -318,9 +263,9 @@ Test(rank_api, thumbs_down_and_completed_play_change_the_next_answer) {
     /* A thumbs down: the title is gone from the very next answer. */
     char body[1024];
     snprintf(body, sizeof body, "{\"title\":\"%s\",\"value\":\"down\"}", x);
-    resp r = http(port, "POST", "/v1/profiles/p00003/thumbs", body);
+    th_resp r = http(port, "POST", "/v1/profiles/p00003/thumbs", body);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    free(r.buf);
+    th_resp_free(&r);
     rec = get_json(port, "/v1/profiles/p00003/recommendations?k=30", 200);
     cr_assert(!has_title(rec, x), "a thumbs-down title is not recommended again");
     cr_assert(has_title(rec, y), "the others stay");

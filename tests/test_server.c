@@ -129,96 +129,15 @@ static void finish(server *s) {
 
 /* -------------------------------------------------------- a tiny client ---- */
 
-typedef struct resp {
-    int status;
-    char *head, *body;
-    size_t len;
-} resp;
-
-static void resp_free(resp *r) {
-    free(r->head);
-    r->head = r->body = NULL;
+static th_resp GET(int port, const char *path) {
+    return th_http(port, "GET", path, NULL, NULL, 0);
 }
 
-static int dial(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {60, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
+static th_resp SEND(int port, const char *method, const char *path, const char *body) {
+    return th_http(port, method, path, NULL, body, body ? strlen(body) : 0);
 }
 
-static bool send_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return false;
-        c += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-/* Reads a whole answer (the request said Connection: close). status 0 = none. */
-static void read_resp(int fd, resp *r) {
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    buf[len] = '\0';
-    memset(r, 0, sizeof *r);
-    r->head = buf;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (strncmp(buf, "HTTP/1.1 ", 9) == 0 && sep) {
-        r->status = atoi(buf + 9);
-        *sep = '\0';
-        r->body = sep + 4;
-        r->len = len - (size_t)(r->body - buf);
-    } else {
-        r->body = buf + len;
-    }
-}
-
-static resp http(int port, const char *method, const char *path, const char *extra_headers,
-                 const char *body, size_t len) {
-    resp r = {0};
-    int fd = dial(port);
-    if (fd < 0)
-        return r;
-    char head[1024];
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, extra_headers ? extra_headers : "", len);
-    if (send_all(fd, head, (size_t)n) && send_all(fd, body ? body : "", len))
-        read_resp(fd, &r);
-    close(fd);
-    return r;
-}
-
-static resp GET(int port, const char *path) {
-    return http(port, "GET", path, NULL, NULL, 0);
-}
-
-static resp SEND(int port, const char *method, const char *path, const char *body) {
-    return http(port, method, path, NULL, body, body ? strlen(body) : 0);
-}
-
-static json_t *body_json(const resp *r) {
+static json_t *body_json(const th_resp *r) {
     json_error_t je;
     json_t *j = json_loadb(r->body, r->len, 0, &je);
     cr_assert_not_null(j, "the answer is not JSON: %s (\"%.200s\")", je.text, r->body);
@@ -227,9 +146,9 @@ static json_t *body_json(const resp *r) {
 
 static int wait_healthy(int port) {
     for (int i = 0; i < 600; i++) {
-        resp r = GET(port, "/healthz");
+        th_resp r = GET(port, "/healthz");
         int st = r.status;
-        resp_free(&r);
+        th_resp_free(&r);
         if (st == 200)
             return st;
         usleep(50000);
@@ -238,13 +157,13 @@ static int wait_healthy(int port) {
 }
 
 /* Asserts status and (when not NULL) that the error message contains `needle`. */
-static void expect(resp r, int status, const char *needle, const char *what) {
+static void expect(th_resp r, int status, const char *needle, const char *what) {
     cr_assert_eq(r.status, status, "%s: expected %d, got %d: %.300s", what, status, r.status,
                  r.body ? r.body : "");
     if (needle)
         cr_assert_not_null(strstr(r.body, needle), "%s: expected \"%s\" in %.400s", what, needle,
                            r.body);
-    resp_free(&r);
+    th_resp_free(&r);
 }
 
 static json_int_t jint(json_t *o, const char *k) {
@@ -270,17 +189,17 @@ static void make_titles(int port, int n) {
 Test(server, health_metrics_and_errors) {
     server s;
     start(&s, NULL, NULL);
-    resp r = GET(s.port, "/healthz");
+    th_resp r = GET(s.port, "/healthz");
     cr_assert_eq(r.status, 200);
     json_t *j = body_json(&r);
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok");
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
     expect(GET(s.port, "/v1/nothing"), 404, "no such endpoint", "unknown path");
     r = SEND(s.port, "PATCH", "/v1/titles/t1", "{}");
     cr_assert_eq(r.status, 405);
     cr_assert_not_null(strstr(r.head, "Allow: GET, PUT, DELETE"), "%s", r.head);
-    resp_free(&r);
+    th_resp_free(&r);
     make_titles(s.port, 1);
     expect(SEND(s.port, "POST", "/v1/events", "[" EV("m1", "p1", "impression",
                                                      ",\"title\":\"t1\",\"page_id\":\"pg\","
@@ -302,7 +221,7 @@ Test(server, health_metrics_and_errors) {
     };
     for (size_t i = 0; i < sizeof needles / sizeof *needles; i++)
         cr_assert_not_null(strstr(r.body, needles[i]), "metrics lack %s:\n%s", needles[i], r.body);
-    resp_free(&r);
+    th_resp_free(&r);
     finish(&s);
 }
 
@@ -342,7 +261,7 @@ static void check_listing(int port, const char *base, int n, int limit) {
         char path[256];
         snprintf(path, sizeof path, "%s?limit=%d%s%s", base, limit, cursor[0] ? "&cursor=" : "",
                  cursor);
-        resp r = GET(port, path);
+        th_resp r = GET(port, path);
         cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
         json_t *j = body_json(&r);
         json_t *items = json_object_get(j, "items");
@@ -358,12 +277,12 @@ static void check_listing(int port, const char *base, int n, int limit) {
         json_t *next = json_object_get(j, "next_cursor");
         if (json_is_null(next)) {
             json_decref(j);
-            resp_free(&r);
+            th_resp_free(&r);
             break;
         }
         snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
         json_decref(j);
-        resp_free(&r);
+        th_resp_free(&r);
     }
     cr_assert_eq(total, n);
     cr_assert_eq(pages, (n + limit - 1) / limit);
@@ -379,13 +298,13 @@ Test(server, profiles_and_listings) {
         expect(SEND(s.port, "PUT", path, "{\"country\":\"FR\",\"maturity_limit\":13}"), 201,
                "\"maturity_limit\":13", "create profile");
     }
-    resp before = GET(s.port, "/v1/profiles/p1");
+    th_resp before = GET(s.port, "/v1/profiles/p1");
     json_t *jb = body_json(&before);
     char created[64];
     snprintf(created, sizeof created, "\"created\":\"%s\"",
              json_string_value(json_object_get(jb, "created")));
     json_decref(jb);
-    resp_free(&before);
+    th_resp_free(&before);
     expect(SEND(s.port, "PUT", "/v1/profiles/p1", "{\"country\":\"DE\"}"), 200, "\"DE\"",
            "replace profile");
     expect(GET(s.port, "/v1/profiles/p1"), 200, "\"country\":\"DE\"", "read profile");
@@ -420,7 +339,7 @@ Test(server, events_mixed_batch_and_idempotency) {
         "{\"event_id\":\"e3\",\"profile\":\"p1\",\"type\":\"search\",\"ts\":\"yesterday\","
         "\"query\":\"heat\"}," EV("e4", "p1", "list_add", ",\"title\":\"nope\"") ","
         EV("e5", "p2", "search", ",\"query\":\"heat\"") "," EV("e5", "p2", "search", ",\"query\":\"heat\"") "]";
-    resp r = SEND(s.port, "POST", "/v1/events", batch);
+    th_resp r = SEND(s.port, "POST", "/v1/events", batch);
     cr_assert_eq(r.status, 200, "%s", r.body);
     json_t *j = body_json(&r);
     cr_assert_eq(jint(j, "accepted"), 3);
@@ -439,7 +358,7 @@ Test(server, events_mixed_batch_and_idempotency) {
         cr_assert_str_eq(json_string_value(json_object_get(e, "error")), msg[i]);
     }
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* A retry of the same batch: nothing stored again, everything a duplicate. */
     r = SEND(s.port, "POST", "/v1/events", batch);
@@ -448,17 +367,17 @@ Test(server, events_mixed_batch_and_idempotency) {
     cr_assert_eq(jint(j, "accepted"), 0);
     cr_assert_eq(jint(j, "duplicates"), 4);
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
     r = GET(s.port, "/v1/profiles/p1/state");
     j = body_json(&r);
     cr_assert_eq(jint(j, "events"), 2, "the retry did not reach the live state twice");
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* NDJSON: one event per line; a line that does not parse rejects that event. */
     const char *nd = EV("n1", "p3", "search", ",\"query\":\"a\"") "\n\n"
                      "{not json\n" EV("n2", "p3", "list_add", ",\"title\":\"t2\"") "\n";
-    r = http(s.port, "POST", "/v1/events", "Content-Type: application/x-ndjson\r\n", nd,
+    r = th_http(s.port, "POST", "/v1/events", "Content-Type: application/x-ndjson\r\n", nd,
              strlen(nd));
     cr_assert_eq(r.status, 200, "%s", r.body);
     j = body_json(&r);
@@ -469,7 +388,7 @@ Test(server, events_mixed_batch_and_idempotency) {
     cr_assert_not_null(strstr(json_string_value(json_object_get(json_array_get(rej, 0), "error")),
                               "events[1]: invalid JSON"));
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
 
     /* Too many events in one request, however small: refused as a whole. */
     size_t n = 100001;
@@ -493,7 +412,7 @@ Test(server, events_mixed_batch_and_idempotency) {
                          json_array_get(json_object_get(j, "rejected"), 999), "error")),
                      "events[999]: expected an event object, got 1");
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
     free(many);
     finish(&s);
 }
@@ -554,7 +473,7 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
          "events[0].event_id: expected a string of at most 128 bytes", 400},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        resp r = SEND(s.port, "POST", "/v1/events", cases[i].body);
+        th_resp r = SEND(s.port, "POST", "/v1/events", cases[i].body);
         cr_assert_eq(r.status, cases[i].status, "%s: expected %d, got %d: %s", cases[i].what,
                      cases[i].status, r.status, r.body);
         cr_assert_not_null(strstr(r.body, cases[i].needle), "%s: expected \"%s\" in %s",
@@ -562,7 +481,7 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
         json_t *j = body_json(&r);
         cr_assert(json_is_string(json_object_get(j, "error")), "%s: no error field", cases[i].what);
         json_decref(j);
-        resp_free(&r);
+        th_resp_free(&r);
     }
     /* Deep nesting. */
     char deep[20001];
@@ -571,31 +490,31 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
     deep[20000] = '\0';
     expect(SEND(s.port, "POST", "/v1/events", deep), 400, "body: invalid JSON", "deep nesting");
     /* A raw NUL byte inside the body. */
-    expect(http(s.port, "POST", "/v1/events", NULL, "[\0]", 3), 400, "body: invalid JSON",
+    expect(th_http(s.port, "POST", "/v1/events", NULL, "[\0]", 3), 400, "body: invalid JSON",
            "raw NUL");
 
     /* Over the limit: refused on Content-Length alone, before the body is sent. */
-    int fd = dial(s.port);
+    int fd = th_dial(s.port);
     const char *head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
-    cr_assert(send_all(fd, head, strlen(head)));
-    resp r;
-    read_resp(fd, &r);
+    cr_assert(th_send_all(fd, head, strlen(head)));
+    th_resp r;
+    th_read_resp(fd, &r);
     close(fd);
     expect(r, 413, "body: expected at most 65536 bytes (server.body_limit), got 100000",
            "Content-Length over the limit");
     /* Chunked, no Content-Length: read and dropped past the limit, then 413. */
-    fd = dial(s.port);
+    fd = th_dial(s.port);
     head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
            "Transfer-Encoding: chunked\r\n\r\n";
-    cr_assert(send_all(fd, head, strlen(head)));
+    cr_assert(th_send_all(fd, head, strlen(head)));
     char chunk[10000 + 16];
     int n = snprintf(chunk, sizeof chunk, "%x\r\n", 10000);
     memset(chunk + n, ' ', 10000);
     memcpy(chunk + n + 10000, "\r\n", 2);
     for (int i = 0; i < 10; i++)
-        cr_assert(send_all(fd, chunk, (size_t)n + 10002));
-    cr_assert(send_all(fd, "0\r\n\r\n", 5));
-    read_resp(fd, &r);
+        cr_assert(th_send_all(fd, chunk, (size_t)n + 10002));
+    cr_assert(th_send_all(fd, "0\r\n\r\n", 5));
+    th_read_resp(fd, &r);
     close(fd);
     expect(r, 413, "got more", "chunked over the limit");
 
@@ -610,10 +529,10 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
            "profile country");
 
     /* Still alive, and nothing above was a server error. */
-    resp m = GET(s.port, "/metrics");
+    th_resp m = GET(s.port, "/metrics");
     cr_assert_null(strstr(m.body, "status=\"500\""));
     cr_assert_null(strstr(m.body, "status=\"503\""));
-    resp_free(&m);
+    th_resp_free(&m);
     expect(GET(s.port, "/healthz"), 200, NULL, "healthy after bad input");
     finish(&s);
 }
@@ -659,7 +578,7 @@ Test(server, thumbs_and_live_state) {
         "\"title\":\"t3\",\"position_s\":2000,\"duration_s\":6000}"
         "]";
     expect(SEND(s.port, "POST", "/v1/events", batch), 200, "\"accepted\":5", "session");
-    resp r = GET(s.port, "/v1/profiles/ann/state");
+    th_resp r = GET(s.port, "/v1/profiles/ann/state");
     cr_assert_eq(r.status, 200);
     json_t *j = body_json(&r);
     json_t *cw = json_object_get(j, "continue_watching");
@@ -676,7 +595,7 @@ Test(server, thumbs_and_live_state) {
     cr_assert_eq(json_integer_value(json_array_get(json_object_get(hab, "hours"), 23)), 1,
                  "21:46Z at UTC+2 is 23h local");
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
     expect(GET(s.port, "/v1/profiles/nobody/state"), 404, "does not exist", "unknown profile");
 
     /* The state survives a restart: it is rebuilt from the log. */
@@ -687,7 +606,7 @@ Test(server, thumbs_and_live_state) {
     cr_assert_eq(jint(j, "events"), 8);
     cr_assert_eq(json_array_size(json_object_get(j, "continue_watching")), 1);
     json_decref(j);
-    resp_free(&r);
+    th_resp_free(&r);
     finish(&s);
 }
 
@@ -719,11 +638,11 @@ Test(server, deleting_a_profile_deletes_its_events) {
     expect(SEND(s.port, "POST", "/v1/events", batch), 200,
            "\"accepted\":2,\"duplicates\":1", "re-posted");
     {
-        resp r = GET(s.port, "/v1/profiles/gone/state");
+        th_resp r = GET(s.port, "/v1/profiles/gone/state");
         json_t *j = body_json(&r);
         cr_assert_eq(jint(j, "events"), 2, "the live state started afresh");
         json_decref(j);
-        resp_free(&r);
+        th_resp_free(&r);
     }
     finish(&s);
 }
@@ -835,13 +754,13 @@ Test(server, openapi_matches_the_route_table) {
                 body = "{\"title\":\"t1\",\"value\":\"up\"}";
             else if (strcmp(spec[k].method, "PUT") == 0)
                 body = strstr(path, "titles") ? "{\"name\":\"T\"}" : "{}";
-            resp r = SEND(s.port, spec[k].method, path, body);
+            th_resp r = SEND(s.port, spec[k].method, path, body);
             /* The model endpoints (api_rank.c) need a trained bundle: before one is
              * published their documented answer is 503 saying how to make one. */
             bool no_bundle = r.status == 503 && r.body && strstr(r.body, "marquee train");
             cr_assert((r.status >= 200 && r.status < 300) || no_bundle, "%s %s answered %d: %s",
                       spec[k].method, path, r.status, r.body);
-            resp_free(&r);
+            th_resp_free(&r);
         }
     }
     finish(&s);
@@ -852,12 +771,12 @@ Test(server, openapi_matches_the_route_table) {
 Test(server, web_ui_and_posters_escape_what_they_show) {
     server s;
     start(&s, NULL, NULL);
-    resp r = GET(s.port, "/");
+    th_resp r = GET(s.port, "/");
     cr_assert_eq(r.status, 200, "GET /: %d %.200s", r.status, r.body);
     cr_assert(strstr(r.head, "text/html"), "%s", r.head);
     cr_assert(strstr(r.head, "Content-Security-Policy: default-src 'self'"), "%s", r.head);
     cr_assert(strstr(r.body, "<html"), "the page is web/index.html");
-    resp_free(&r);
+    th_resp_free(&r);
     expect(GET(s.port, "/ui/no-such-file.js"), 404, "no such file", "a missing file");
     expect(GET(s.port, "/ui/.hidden.js"), 404, "no such file", "a hidden file");
     expect(GET(s.port, "/ui/../CMakeLists.txt"), 404, NULL, "a path out of web/");
@@ -878,16 +797,16 @@ Test(server, web_ui_and_posters_escape_what_they_show) {
     cr_assert(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"), "%s", r.body);
     cr_assert(strstr(r.body, "&amp;"), "an ampersand is escaped");
     cr_assert(strstr(r.body, "#ff2bd6"), "the neon palette: %s", r.body);
-    resp_free(&r);
+    th_resp_free(&r);
     /* Two variants of one title look different; "default" is the first. */
-    resp a0 = GET(s.port, "/v1/titles/x/artwork/x-a0");
-    resp a1 = GET(s.port, "/v1/titles/x/artwork/x-a1");
-    resp d = GET(s.port, "/v1/titles/x/artwork/default");
+    th_resp a0 = GET(s.port, "/v1/titles/x/artwork/x-a0");
+    th_resp a1 = GET(s.port, "/v1/titles/x/artwork/x-a1");
+    th_resp d = GET(s.port, "/v1/titles/x/artwork/default");
     cr_assert_str_neq(a0.body, a1.body);
     cr_assert_str_eq(a0.body, d.body);
-    resp_free(&a0);
-    resp_free(&a1);
-    resp_free(&d);
+    th_resp_free(&a0);
+    th_resp_free(&a1);
+    th_resp_free(&d);
     expect(GET(s.port, "/v1/titles/x/artwork/x-a9"), 404, "has no artwork",
            "an unknown variant");
     expect(GET(s.port, "/v1/titles/nope/artwork/default"), 404, NULL, "an unknown title");
@@ -896,7 +815,7 @@ Test(server, web_ui_and_posters_escape_what_they_show) {
     r = GET(s.port, "/v1/titles/t1/artwork/default");
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body, "no artwork") && strstr(r.body, "Title 1"), "%s", r.body);
-    resp_free(&r);
+    th_resp_free(&r);
     finish(&s);
 }
 
@@ -905,22 +824,22 @@ Test(server, the_api_key_guards_writes_and_the_dashboard) {
     start(&s, "--server.api_key", "s3cret");
     const char *ev = "[" EV("k1", "p1", "list_add", ",\"title\":\"t1\"") "]";
     const char *title = "{\"name\":\"T\"}";
-    expect(http(s.port, "PUT", "/v1/titles/t1", NULL, title, strlen(title)), 401,
+    expect(th_http(s.port, "PUT", "/v1/titles/t1", NULL, title, strlen(title)), 401,
            "needs the API key (server.api_key)", "PUT without the key");
-    expect(http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: wrong\r\n", title, strlen(title)),
+    expect(th_http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: wrong\r\n", title, strlen(title)),
            401, "the key sent is wrong", "PUT with a wrong key");
-    expect(http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: s3cret\r\n", title, strlen(title)),
+    expect(th_http(s.port, "PUT", "/v1/titles/t1", "X-API-Key: s3cret\r\n", title, strlen(title)),
            201, NULL, "PUT with the key");
-    expect(http(s.port, "POST", "/v1/events", NULL, ev, strlen(ev)), 401, "X-API-Key",
+    expect(th_http(s.port, "POST", "/v1/events", NULL, ev, strlen(ev)), 401, "X-API-Key",
            "POST without the key");
-    expect(http(s.port, "POST", "/v1/events", "Authorization: Bearer s3cret\r\n", ev, strlen(ev)),
+    expect(th_http(s.port, "POST", "/v1/events", "Authorization: Bearer s3cret\r\n", ev, strlen(ev)),
            200, NULL, "POST with a bearer token");
-    expect(http(s.port, "DELETE", "/v1/profiles/p1", NULL, NULL, 0), 401, NULL,
+    expect(th_http(s.port, "DELETE", "/v1/profiles/p1", NULL, NULL, 0), 401, NULL,
            "DELETE without the key");
     /* Reads stay open; the dashboard does not. */
     expect(GET(s.port, "/v1/titles/t1"), 200, NULL, "GET a title without the key");
     expect(GET(s.port, "/v1/dashboard"), 401, "API key", "the dashboard without the key");
-    expect(http(s.port, "GET", "/v1/dashboard", "X-API-Key: s3cret\r\n", NULL, 0), 200, NULL,
+    expect(th_http(s.port, "GET", "/v1/dashboard", "X-API-Key: s3cret\r\n", NULL, 0), 200, NULL,
            "the dashboard with the key");
     finish(&s);
 }
@@ -955,7 +874,7 @@ Test(server, dashboard_counts_what_it_ingests) {
         EV("d3", "p2", "impression", ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,\"artwork_id\":\"a\"") ","
         EV("d4", "p1", "play_start", ",\"title\":\"t1\",\"position_s\":0") "]";
     expect(SEND(s.port, "POST", "/v1/events", evs), 200, NULL, "POST events");
-    resp r = GET(s.port, "/v1/dashboard");
+    th_resp r = GET(s.port, "/v1/dashboard");
     cr_assert_eq(r.status, 200, "%.300s", r.body);
     json_t *d = body_json(&r);
     json_t *ev = json_object_get(d, "events");
@@ -985,7 +904,7 @@ Test(server, dashboard_counts_what_it_ingests) {
               "no bundle yet");
     cr_assert(json_is_null(json_object_get(d, "simulation")), "no simulation yet");
     json_decref(d);
-    resp_free(&r);
+    th_resp_free(&r);
     finish(&s);
 }
 
@@ -1012,21 +931,21 @@ Test(server, sigterm_finishes_the_request_in_flight) {
     make_titles(s.port, 1);
     size_t len;
     char *body = batch_body("g", 0, 2000, &len);
-    int fd = dial(s.port);
+    int fd = th_dial(s.port);
     char head[256];
     int hn = snprintf(head, sizeof head,
                       "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       "Content-Length: %zu\r\n\r\n",
                       len);
     /* Headers and half the body, then SIGTERM, then the rest. */
-    cr_assert(send_all(fd, head, (size_t)hn));
-    cr_assert(send_all(fd, body, len / 2));
+    cr_assert(th_send_all(fd, head, (size_t)hn));
+    cr_assert(th_send_all(fd, body, len / 2));
     usleep(200000);
     kill(s.pid, SIGTERM);
     usleep(200000);
-    cr_assert(send_all(fd, body + len / 2, len - len / 2));
-    resp r;
-    read_resp(fd, &r);
+    cr_assert(th_send_all(fd, body + len / 2, len - len / 2));
+    th_resp r;
+    th_read_resp(fd, &r);
     close(fd);
     expect(r, 200, "\"accepted\":2000", "the request in flight at SIGTERM");
     int st;
@@ -1064,7 +983,7 @@ static void *load(void *p) {
     for (int b = 0; b < MAX_BATCHES / LOADERS && !atomic_load(l->stop); b++) {
         size_t len;
         char *body = batch_body(prefix, b, BATCH, &len);
-        resp r = http(l->port, "POST", "/v1/events", NULL, body, len);
+        th_resp r = th_http(l->port, "POST", "/v1/events", NULL, body, len);
         free(body);
         /* Acknowledged: 200 with every event accepted (or already stored). */
         if (r.status == 200 && strstr(r.body, "\"rejected\":[]")) {
@@ -1075,10 +994,10 @@ static void *load(void *p) {
             }
             json_decref(j);
         } else if (r.status == 0) {
-            resp_free(&r);
+            th_resp_free(&r);
             break; /* the server is gone */
         }
-        resp_free(&r);
+        th_resp_free(&r);
     }
     return NULL;
 }
@@ -1147,20 +1066,20 @@ Test(server, sigkill_mid_load_keeps_every_acknowledged_event_once, .timeout = 30
     cr_assert_geq(stats.events, k);
 
     /* The rebuilt live state holds exactly what the store holds. */
-    resp m = GET(s.port, "/metrics");
+    th_resp m = GET(s.port, "/metrics");
     char needle[64];
     snprintf(needle, sizeof needle, "marquee_live_profiles %d", 50);
     cr_assert_not_null(strstr(m.body, needle), "%s", needle);
-    resp_free(&m);
+    th_resp_free(&m);
     uint64_t in_state = 0;
     for (int u = 0; u < 50; u++) {
         char path[64];
         snprintf(path, sizeof path, "/v1/profiles/u%d/state", u);
-        resp r = GET(s.port, path);
+        th_resp r = GET(s.port, path);
         json_t *j = body_json(&r);
         in_state += (uint64_t)jint(j, "events");
         json_decref(j);
-        resp_free(&r);
+        th_resp_free(&r);
     }
     cr_assert_eq(in_state, stats.events);
 
@@ -1169,14 +1088,14 @@ Test(server, sigkill_mid_load_keeps_every_acknowledged_event_once, .timeout = 30
     char name[8] = "k0";
     int b0 = ls[0].n_acked ? ls[0].acked[0] : 0;
     char *body = batch_body(name, b0, BATCH, &len);
-    resp r = http(s.port, "POST", "/v1/events", NULL, body, len);
+    th_resp r = th_http(s.port, "POST", "/v1/events", NULL, body, len);
     free(body);
     if (ls[0].n_acked) {
         char want[64];
         snprintf(want, sizeof want, "\"accepted\":0,\"duplicates\":%d", BATCH);
         expect(r, 200, want, "retry after the crash");
     } else {
-        resp_free(&r);
+        th_resp_free(&r);
     }
     mq_strmap_destroy(t.ids);
     free(t.count);
