@@ -161,14 +161,10 @@ mq_hres mq_h_homepage(mq_req *r) {
         return MQ_H_DONE;
     }
     mq_profile prof;
-    mq_err err = {0};
-    pthread_mutex_lock(&srv->read_mu);
-    int rc = mq_store_get_profile(srv->reader, r->param, &prof, &r->arena, &err);
-    pthread_mutex_unlock(&srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    if (!mq_req_read_profile(r, &prof))
         return MQ_H_DONE;
-    }
+    mq_err err = {0};
+    int rc;
     maybe_reload(srv);
     rq.profile_id = prof.id;
     rq.profile = r->param;

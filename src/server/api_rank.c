@@ -92,14 +92,8 @@ static bool begin(mq_req *r, rank_req *q) {
     int64_t tz = 0;
     if (!int_arg(r, "tz_offset_min", -14 * 60, 14 * 60, &tz))
         return false;
-    mq_err err = {0};
-    pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_profile(r->srv->reader, r->param, &q->profile, &r->arena, &err);
-    pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    if (!mq_req_read_profile(r, &q->profile))
         return false;
-    }
     q->sb = mq_server_bundle_acquire(r->srv);
     if (!q->sb) {
         mq_req_error(r, 503,

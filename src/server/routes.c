@@ -308,6 +308,20 @@ static mq_hres h_post_events(mq_req *r) {
 
 /* ----------------------------------------------------------------- titles ---- */
 
+/* The start of a PUT of a title or a profile: a valid {id} and a JSON object
+ * whose "id", if any, is the path's. NULL when it has replied. */
+static json_t *put_body(mq_req *r, const char *kind) {
+    if (!valid_path_id(r, kind))
+        return NULL;
+    char expect[64];
+    snprintf(expect, sizeof expect, "a %s object (docs/data-model.md)", kind);
+    json_t *o = parse_object(r, expect);
+    if (!o)
+        return NULL;
+    r->json = o;
+    return id_matches_path(r, o) ? o : NULL;
+}
+
 static mq_hres h_put_title(mq_req *r) {
     if (r->job_queued) {
         if (r->job.rc)
@@ -315,13 +329,8 @@ static mq_hres h_put_title(mq_req *r) {
         mq_req_json(r, r->job.created ? 201 : 200, mq_title_to_json(r->job.title));
         return MQ_H_DONE;
     }
-    if (!valid_path_id(r, "title"))
-        return MQ_H_DONE;
-    json_t *o = parse_object(r, "a title object (docs/data-model.md)");
+    json_t *o = put_body(r, "title");
     if (!o)
-        return MQ_H_DONE;
-    r->json = o;
-    if (!id_matches_path(r, o))
         return MQ_H_DONE;
     mq_title *t = mq_arena_alloc(&r->arena, sizeof *t);
     mq_err err = {0};
@@ -331,6 +340,16 @@ static mq_hres h_put_title(mq_req *r) {
     }
     r->job.title = t;
     return submit(r, MQ_JOB_PUT_TITLE);
+}
+
+bool mq_req_read_profile(mq_req *r, mq_profile *p) {
+    mq_err err = {0};
+    pthread_mutex_lock(&r->srv->read_mu);
+    int rc = mq_store_get_profile(r->srv->reader, r->param, p, &r->arena, &err);
+    pthread_mutex_unlock(&r->srv->read_mu);
+    if (rc)
+        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    return rc == MQ_OK;
 }
 
 bool mq_req_read_title(mq_req *r, const char *ext_id, mq_title *t) {
@@ -473,13 +492,8 @@ static mq_hres h_put_profile(mq_req *r) {
         mq_req_json(r, r->job.created ? 201 : 200, mq_profile_to_json(r->job.profile));
         return MQ_H_DONE;
     }
-    if (!valid_path_id(r, "profile"))
-        return MQ_H_DONE;
-    json_t *o = parse_object(r, "a profile object (docs/data-model.md)");
+    json_t *o = put_body(r, "profile");
     if (!o)
-        return MQ_H_DONE;
-    r->json = o;
-    if (!id_matches_path(r, o))
         return MQ_H_DONE;
     mq_profile *p = mq_arena_alloc(&r->arena, sizeof *p);
     mq_err err = {0};
@@ -493,15 +507,8 @@ static mq_hres h_put_profile(mq_req *r) {
 
 static mq_hres h_get_profile(mq_req *r) {
     mq_profile p;
-    mq_err err = {0};
-    pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_profile(r->srv->reader, r->param, &p, &r->arena, &err);
-    pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
-        return MQ_H_DONE;
-    }
-    mq_req_json(r, 200, mq_profile_to_json(&p));
+    if (mq_req_read_profile(r, &p))
+        mq_req_json(r, 200, mq_profile_to_json(&p));
     return MQ_H_DONE;
 }
 
@@ -577,14 +584,8 @@ static const char *title_name(void *ud, uint32_t id) {
 
 static mq_hres h_state(mq_req *r) {
     mq_profile p;
-    mq_err err = {0};
-    pthread_mutex_lock(&r->srv->read_mu);
-    int rc = mq_store_get_profile(r->srv->reader, r->param, &p, &r->arena, &err);
-    pthread_mutex_unlock(&r->srv->read_mu);
-    if (rc) {
-        mq_req_error(r, rc == MQ_ENOTFOUND ? 404 : 503, "%s", err.msg);
+    if (!mq_req_read_profile(r, &p))
         return MQ_H_DONE;
-    }
     mq_state_view v;
     mq_state_get(r->srv->state, p.id, mq_now_ms(), &v);
     pthread_rwlock_rdlock(&r->srv->names_lock);

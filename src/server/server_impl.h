@@ -289,6 +289,8 @@ void mq_req_json(mq_req *r, int status, json_t *o);
 /* Reads a title from the store (the read handle); when it cannot, replies 404 or
  * 503 and returns false. Strings live in the request's arena. */
 bool mq_req_read_title(mq_req *r, const char *ext_id, mq_title *t);
+/* The same for the profile of the path's {id}. */
+bool mq_req_read_profile(mq_req *r, mq_profile *p);
 /* {"error": "..."} */
 void mq_req_error(mq_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
