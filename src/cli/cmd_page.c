@@ -82,8 +82,7 @@ int mq_cmd_page(mq_cli *cli) {
     if (mq_store_each_event(s, &f, apply_event, st, &err))
         goto out;
     mq_err berr = {0};
-    if (mq_bundle_open_data(cli->data_dir, &b, &berr) && berr.code != MQ_ENOTFOUND &&
-        mq_path_exists(cli->data_dir))
+    if (mq_bundle_open_published(cli->data_dir, s, &b, &berr))
         fprintf(stderr, "marquee page: no bundle (%s): titles ordered by popularity\n", berr.msg);
     rq.profile_id = prof.id;
     rq.profile = profile;

@@ -140,7 +140,11 @@ int mq_cmd_recommend(mq_cli *cli) {
     int rc = MQ_EXIT_FAIL;
     char *line = NULL;
     size_t cap = 0;
-    if (mq_bundle_open_data(cli->data_dir, &b, &err)) {
+    if (mq_store_open(mq_cli_store(cli), MQ_STORE_READONLY, &c.s, &err)) {
+        mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
+        goto out;
+    }
+    if (mq_bundle_open_published(cli->data_dir, c.s, &b, &err)) {
         mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
         goto out;
     }
@@ -159,10 +163,6 @@ int mq_cmd_recommend(mq_cli *cli) {
     if (file && !(in = fopen(file, "r"))) {
         mq_cli_fail(cli, MQ_EXIT_USAGE, "--profiles %s: cannot open: %s", file, strerror(errno));
         rc = MQ_EXIT_USAGE;
-        goto out;
-    }
-    if (mq_store_open(mq_cli_store(cli), MQ_STORE_READONLY, &c.s, &err)) {
-        mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
         goto out;
     }
     /* Histories: one scan of the log for a batch, the profile's own events for one. */

@@ -56,7 +56,7 @@ int mq_cmd_simulate(mq_cli *cli) {
     int rc = MQ_EXIT_FAIL;
     if (mq_store_open(mq_cli_store(cli), MQ_STORE_DEFAULT, &s, &err))
         goto out;
-    if (mq_bundle_open_data(cli->data_dir, &b, &err)) {
+    if (mq_bundle_open_published(cli->data_dir, s, &b, &err)) {
         mq_err_prefix(&err, "the simulator pages with the trained bundle (run `marquee train`)");
         goto out;
     }

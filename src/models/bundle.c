@@ -723,6 +723,28 @@ int mq_bundle_open_data(const char *data_dir, mq_bundle **out, mq_err *err) {
     return mq_bundle_open(path, out, err);
 }
 
+int mq_bundle_open_published(const char *data_dir, mq_store *s, mq_bundle **out, mq_err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bundle.mqb", data_dir);
+    if (mq_path_exists(path) || !s)
+        return mq_bundle_open(path, out, err);
+    void *data = NULL;
+    size_t len = 0;
+    int rc = mq_store_get_blob(s, "bundle", &data, &len, err);
+    if (rc == MQ_ENOTFOUND)
+        return mq_err_set(err, MQ_ENOTFOUND,
+                          "no bundle: neither %s nor the store's blob \"bundle\" exists (run "
+                          "`marquee train`)",
+                          path);
+    if (rc)
+        return rc;
+    char name[256];
+    snprintf(name, sizeof name, "%s (blob \"bundle\")", mq_store_target(s));
+    rc = mq_bundle_open_bytes(data, len, name, out, err);
+    mq_free(data);
+    return rc;
+}
+
 /* -------------------------------------------------------------- publishing ---- */
 
 static int read_file(const char *path, void **data, size_t *len, mq_err *err) {

@@ -235,6 +235,10 @@ int mq_bundle_open_bytes(const void *data, size_t len, const char *name, mq_bund
                          mq_err *err);
 /* DATA_DIR/bundle.mqb. */
 int mq_bundle_open_data(const char *data_dir, mq_bundle **out, mq_err *err);
+/* The published bundle a command works with: DATA_DIR/bundle.mqb when the file
+ * exists, else the store blob "bundle" (a shared store trained from another
+ * machine). MQ_ENOTFOUND, saying to run `marquee train`, when there is neither. */
+int mq_bundle_open_published(const char *data_dir, mq_store *s, mq_bundle **out, mq_err *err);
 void mq_bundle_destroy(mq_bundle *b);
 
 /* Writes the bundle to `path` atomically (a temporary file, fsync, rename). */

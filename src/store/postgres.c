@@ -1519,8 +1519,9 @@ int mq_postgres_open(const char *url, int flags, mq_store_base **out, mq_err *er
                             ? "%s: the store has schema version %d, written by a newer marquee; "
                               "this build reads versions up to %d. Upgrade marquee or use "
                               "another database"
-                            : "%s: schema version %d, expected %d (open it once without "
-                              "read-only to migrate it)",
+                            : "%s: schema version %d, expected %d: a store written by an "
+                              "older marquee, which a command that writes (serve, train, "
+                              "import) migrates forward",
                         s->name, v, (int)MQ_ARRAY_LEN(migrations));
         goto fail;
     }

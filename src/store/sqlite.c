@@ -675,8 +675,11 @@ int mq_sqlite_open(const char *dir, int flags, mq_store_base **out, mq_err *err)
     if (!(flags & MQ_STORE_READONLY) && (rc = migrate(s, err)))
         goto fail;
     if (schema_version(s) != (int)MQ_ARRAY_LEN(migrations)) {
-        rc = mq_err_set(err, MQ_EVERSION, "%s: schema version %d, expected %d", s->path,
-                        schema_version(s), (int)MQ_ARRAY_LEN(migrations));
+        rc = mq_err_set(err, MQ_EVERSION,
+                        "%s: schema version %d, expected %d: a store written by an older "
+                        "marquee, which a command that writes (serve, train, import) migrates "
+                        "forward",
+                        s->path, schema_version(s), (int)MQ_ARRAY_LEN(migrations));
         goto fail;
     }
     for (int i = 0; i < ST_COUNT; i++)
