@@ -766,6 +766,39 @@ Test(server, openapi_matches_the_route_table) {
     finish(&s);
 }
 
+/* External ids are kept exactly, '/' included: clients send it as %2F. */
+Test(server, ids_with_slashes_work_in_paths) {
+    server s;
+    start(&s, NULL, NULL);
+    expect(SEND(s.port, "PUT", "/v1/titles/tt%2F42", "{\"name\":\"Slash\"}"), 201, NULL,
+           "PUT a title whose id has a slash");
+    th_resp r = GET(s.port, "/v1/titles/tt%2F42");
+    cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+    json_t *t = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "id")), "tt/42");
+    json_decref(t);
+    th_resp_free(&r);
+    expect(GET(s.port, "/v1/titles/tt/42"), 404, "no such endpoint", "an unescaped slash splits");
+    expect(SEND(s.port, "POST", "/v1/profiles/u%2F1/thumbs",
+                "{\"title\":\"tt/42\",\"value\":\"up\"}"),
+           200, NULL, "thumbs of a profile whose id has a slash");
+    r = GET(s.port, "/v1/profiles/u%2F1");
+    cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+    t = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "id")), "u/1");
+    json_decref(t);
+    th_resp_free(&r);
+    /* Other escapes are decoded as before. */
+    expect(SEND(s.port, "PUT", "/v1/titles/caf%C3%A9%20noir", "{\"name\":\"Cafe\"}"), 201,
+           NULL, "an escaped UTF-8 id");
+    r = GET(s.port, "/v1/titles/caf%C3%A9%20noir");
+    t = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "id")), "caf\xC3\xA9 noir");
+    json_decref(t);
+    th_resp_free(&r);
+    finish(&s);
+}
+
 /* ------------------------------------------------ web UI, posters, API key ---- */
 
 Test(server, web_ui_and_posters_escape_what_they_show) {

@@ -128,8 +128,54 @@ const char *mq_req_header(mq_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+/* Ids may contain '/': a client sends it as %2F, which must not split a path
+ * segment. libmicrohttpd unescapes the path before it reaches us, so this
+ * unescape callback decodes every %HH but %2F; the router matches segments, and
+ * decode_slashes() turns %2F into '/' in a matched parameter or a query value. */
+static int hexval(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static size_t unescape_keep_slash(void *cls, struct MHD_Connection *c, char *s) {
+    char *w = s;
+    for (const char *p = s; *p;) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+            !(hi == 2 && lo == 15)) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* %2F (or %2f) to '/', in place. */
+static void decode_slashes(char *s) {
+    char *w = s;
+    for (const char *p = s; *p;) {
+        if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == 'f')) {
+            *w++ = '/';
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+}
+
 const char *mq_req_query(mq_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v || !strchr(v, '%'))
+        return v;
+    char *copy = mq_arena_strdup(&r->arena, v);
+    decode_slashes(copy);
+    return copy;
 }
 
 /* --------------------------------------------------------------- dispatch ---- */
@@ -170,6 +216,8 @@ static int find_route(const char *url, const char *method, char *param, char *pa
         if (!match(mq_routes[i].pattern, url, tmp, tmp2, sizeof tmp))
             continue;
         if (strcmp(mq_routes[i].method, method) == 0) {
+            decode_slashes(tmp);
+            decode_slashes(tmp2);
             strcpy(param, tmp);
             strcpy(param2, tmp2);
             return (int)i;
@@ -423,7 +471,8 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)o->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keep_slash, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)16 * 1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!srv->daemon) {
