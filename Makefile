@@ -43,12 +43,15 @@ run: build
 test: build deps-ui
 	@cd $(BUILD) && $(CURDIR)/scripts/pg_test_server.sh run ctest --output-on-failure
 
-# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan: deps
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# server's own tests and the browser tests against a sanitized `marquee serve`
+# (a sanitizer report aborts the server, which fails them).
+test-asan: deps deps-ui
 	@cmake -S . -B $(ASAN_BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Debug -DMQ_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 $(CURDIR)/scripts/pg_test_server.sh run \
 	  ctest --output-on-failure -L unit
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R '^test_(server|ui)$$'
 
 bench: build
 	@scripts/bench.sh $(BUILD)

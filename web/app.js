@@ -67,9 +67,12 @@ const keyInput = document.getElementById('api-key');
 const note = document.getElementById('settings-note');
 
 function openSettings(open) {
+  const wasOpen = !settings.hidden;
   settings.hidden = !open;
   toggle.setAttribute('aria-expanded', String(open));
-  if (open) {
+  // Another 401 while the settings are open (the event queue's, say) must not wipe
+  // what is being typed.
+  if (open && !wasOpen) {
     keyInput.value = apiKey();
     keyInput.focus();
   }

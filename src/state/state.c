@@ -747,7 +747,8 @@ json_t *mq_state_view_json(const mq_state_view *v, const char *profile_ext,
     json_object_set_new(o, "last_event", ts_json(v->last_ms));
 
     mq_state_title *ts = mq_malloc((v->n_titles ? v->n_titles : 1) * sizeof *ts);
-    memcpy(ts, v->titles, v->n_titles * sizeof *ts);
+    if (v->n_titles) /* a profile with no titles yet has no array */
+        memcpy(ts, v->titles, v->n_titles * sizeof *ts);
     qsort(ts, v->n_titles, sizeof *ts, by_weight);
     json_t *hist = json_array(), *shown = json_array(), *up = json_array(), *down = json_array(),
            *list = json_array(), *cw = json_array();

@@ -11,7 +11,7 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn, execFileSync} from 'node:child_process';
-import {existsSync, mkdtempSync, mkdirSync, rmSync} from 'node:fs';
+import {createWriteStream, existsSync, mkdtempSync, mkdirSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -71,6 +71,7 @@ function startServer(data) {
       if (m) { clearTimeout(timer); resolvePromise({proc: p, url: m[1].replace(/\/$/, '')}); }
     });
     p.stderr.on('data', (d) => { err += d; if (err.length > 20000) err = err.slice(-10000); });
+    p.stderr.pipe(createWriteStream(join(ARTIFACTS, 'serve.log'))); // the server's log, for a failure
     p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited (${code}): ${err}`)); });
   });
 }
