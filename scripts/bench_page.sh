@@ -149,7 +149,8 @@ out=$work/section.md
   echo "(\`marquee train\`, ranker included). HTTP: a real \`marquee serve\` and"
   echo "\`wrk -t2 -c16 -d${secs}s --latency\` on the same two cores, every request for another"
   echo "profile (no page served from the refresh cache). In process: \`bench/bench_page DIR 2000\`,"
-  echo "one thread. The machine is shared with other jobs, so figures move between runs."
+  echo "one thread, editorial assets (no bandits). The machine is shared with other jobs, so"
+  echo "figures move between runs."
   echo
   echo "| world | pages/s (HTTP, 16 conns) | p50 / p99 (16 conns) | p50 / p99 (1 conn) | server CPU ms / page | in process p50 / p99 | in process CPU ms / page | of which ranker ms | server RSS | arena / request | JSON / page |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"

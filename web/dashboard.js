@@ -111,7 +111,8 @@ function bundlePanel(bundle) {
 
 function banditsPanel(bandits) {
   const b = obj(bandits);
-  if (!b) return panel('bandits', 'Asset bandits', na('no bandit state served'));
+  if (!b) return panel('bandits', 'Asset bandits',
+    na('not serving yet: still catching up with the event log, or off (assets.serve = 0)'));
   const slots = arr(b.slots).filter(obj);
   const head = [`policy ${b.policy ? String(b.policy) : NA}`];
   if (num(b.impressions)) head.push(`${fmtNum(b.impressions)} impressions`);
