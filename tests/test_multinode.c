@@ -279,6 +279,25 @@ Test(multinode, events_on_one_node_show_on_the_other_within_a_second, .timeout =
     }
     cr_log_info("events reached the other node within %.0f ms (worst of 20)", worst * 1000);
 
+    /* Each node's asset bandits learn from every event, whichever node took it:
+     * their learners follow the one log. */
+    for (int k = 0; k < 2; k++) {
+        json_int_t learned = -1;
+        double t0 = mq_mono_s();
+        while (learned != 20 && mq_mono_s() - t0 < 5) {
+            int st;
+            json_t *d = get_json(nodes[k]->port, "/v1/dashboard", &st);
+            json_t *band = d ? json_object_get(d, "bandits") : NULL;
+            learned = json_is_object(band) ? json_integer_value(json_object_get(band, "events"))
+                                           : -1;
+            json_decref(d);
+            if (learned != 20)
+                usleep(10000);
+        }
+        cr_assert_eq(learned, 20, "node %c's bandits learned from %lld of the 20 events",
+                     k ? 'B' : 'A', (long long)learned);
+    }
+
     /* The other node names a title created on the first (in the state's history). */
     char *out;
     cr_assert_eq(http_status(a.port, "GET", "/v1/profiles/p0/state", NULL, &out), 200);
