@@ -17,6 +17,8 @@
 #include "server_impl.h"
 
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* A catch-up longer than this many events at start is checkpointed at once. */
 #define CHECKPOINT_AFTER 50000
@@ -62,6 +64,10 @@ static void *learner_main(void *arg) {
     mq_server *srv = arg;
     mq_assets *a = srv->assets;
     pthread_setname_np(pthread_self(), "mq-bandits");
+    /* Learning may lag; ingestion and pages may not: on a busy machine this thread
+     * yields the cores to them (Linux: a thread's own nice value). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
+        mq_log(MQ_LOG_DEBUG, "asset bandits: cannot lower the learner's priority");
     double t0 = mq_mono_s();
     mq_assets_stats st0, st;
     mq_assets_stats_get(a, &st0);
