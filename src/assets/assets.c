@@ -60,6 +60,23 @@ void mq_assets_put_title(mq_assets *a, const mq_title *t) {
     features_put_title(a, t);
 }
 
+void mq_assets_set_refresh_lock(mq_assets *a, void (*release)(void *), void (*reacquire)(void *),
+                                void *ud) {
+    a->lock_release = release;
+    a->lock_reacquire = reacquire;
+    a->lock_ud = ud;
+}
+
+void assets_refresh_slot(mq_assets *a, int s) {
+    model_post post;
+    if (a->lock_release)
+        a->lock_release(a->lock_ud);
+    model_posterior(&a->m[s], &a->p, s, a->p.policy == MQ_APOL_LINUCB, &post);
+    if (a->lock_reacquire)
+        a->lock_reacquire(a->lock_ud);
+    model_publish(&a->m[s], &post);
+}
+
 void mq_assets_refresh(mq_assets *a) {
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         if (a->m[s].since)

@@ -239,6 +239,15 @@ void mq_assets_refresh(mq_assets *a);
 /* Changes the refresh schedule (0: only mq_assets_refresh); evaluators that do not
  * act while they learn from a log skip the refreshes they would not use. */
 void mq_assets_set_refresh_every(mq_assets *a, int every);
+/* For a caller that observes under a write lock shared with readers that choose:
+ * a posterior refresh that observe (or advance) makes due is computed between
+ * release(ud) and reacquire(ud), from statistics only the observing thread
+ * changes, and swapped in once the lock is back, so choosing goes on meanwhile
+ * (a refresh of the default 1,056-dimension model takes ~20 ms). The caller must
+ * keep every other writer (mq_assets_put_title) out across the whole observe.
+ * The result is the same bytes as without. */
+void mq_assets_set_refresh_lock(mq_assets *a, void (*release)(void *), void (*reacquire)(void *),
+                                void *ud);
 
 typedef struct mq_assets_stats {
     int64_t last_seq; /* last event applied */

@@ -113,6 +113,20 @@ double model_update(slot_model *m, const int *idx, const double *val, int nnz, d
 /* Recomputes mean, bank (and cov when want_cov) from A and b. Deterministic in
  * (A, b, seed, slot, refreshes). */
 void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want_cov);
+/* model_refresh in two steps: the posterior computed into new buffers, reading
+ * only A, b and the refresh count (so readers of the published posterior may run
+ * meanwhile), then published (swapped in, counts bumped). */
+typedef struct model_post {
+    bool ok;
+    float *mean, *bank;
+    double *cov; /* NULL: keep the current one */
+} model_post;
+void model_posterior(const slot_model *m, const mq_assets_params *p, int slot, bool want_cov,
+                     model_post *out);
+void model_publish(slot_model *m, model_post *post);
+/* assets.c: a due refresh of slot s, computed outside the caller's lock when one
+ * was given (mq_assets_set_refresh_lock). */
+void assets_refresh_slot(mq_assets *a, int s);
 /* Refresh schedule: true when the posterior is due. */
 bool model_due(const slot_model *m, const mq_assets_params *p);
 
@@ -175,6 +189,8 @@ void attrib_compact(attrib *t);
 
 struct mq_assets {
     mq_assets_params p;
+    void (*lock_release)(void *), (*lock_reacquire)(void *); /* mq_assets_set_refresh_lock */
+    void *lock_ud;
     char *url_template;
     mq_arena arena;            /* ids, tags, vocabulary strings */
     int T, C;                  /* taste dimensions, context dimension */

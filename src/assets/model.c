@@ -108,9 +108,11 @@ bool model_due(const slot_model *m, const mq_assets_params *p) {
     return m->since >= every;
 }
 
-void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want_cov) {
+void model_posterior(const slot_model *m, const mq_assets_params *p, int slot, bool want_cov,
+                     model_post *out) {
     const int d = m->d, K = p->draws;
     const size_t dd = (size_t)d * (size_t)d;
+    memset(out, 0, sizeof *out);
     double *U = mq_malloc(dd * sizeof(double));
     double *mu = mq_malloc((size_t)d * sizeof(double));
     double *Z = mq_malloc((size_t)d * (size_t)K * sizeof(double));
@@ -122,7 +124,6 @@ void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want
      * outvote the few terms that every impression informs (tags on their own, the
      * affinity, personal and editorial terms, the main effects). */
     const double inv_prior_cross = 1.0 / p->prior_var, inv_prior = 1.0 / p->prior_var_terms;
-    m->since = 0;
     /* P in the row-major upper triangle, which is LAPACK's column-major lower. */
     for (int i = 0; i < d; i++) {
         const double *a = m->A + (size_t)i * d;
@@ -156,28 +157,53 @@ void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want
         Z[i] = mq_rng_normal(&r);
     cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, d, K, 1.0, U, d,
                 Z, K);
+    out->mean = mq_malloc((size_t)d * sizeof(float));
+    out->bank = mq_malloc((size_t)d * (size_t)K * sizeof(float));
     for (int i = 0; i < d; i++)
-        m->mean[i] = (float)mu[i];
+        out->mean[i] = (float)mu[i];
     for (int k = 0; k < K; k++) {
-        float *row = m->bank + (size_t)k * d;
+        float *row = out->bank + (size_t)k * d;
         for (int i = 0; i < d; i++)
             row[i] = (float)(mu[i] + p->ts_scale * Z[(size_t)i * K + k]);
     }
     if (want_cov) {
         info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', d, U, d);
         if (info == 0) {
-            if (!m->cov)
-                m->cov = mq_malloc(dd * sizeof(double));
+            out->cov = mq_malloc(dd * sizeof(double));
             for (int i = 0; i < d; i++)
                 for (int j = i; j < d; j++)
-                    m->cov[(size_t)i * d + j] = m->cov[(size_t)j * d + i] = U[(size_t)i * d + j];
-            m->have_cov = true;
+                    out->cov[(size_t)i * d + j] = out->cov[(size_t)j * d + i] =
+                        U[(size_t)i * d + j];
         }
     }
-    m->refreshes++;
-    m->version++;
+    out->ok = true;
 out:
     mq_free(U);
     mq_free(mu);
     mq_free(Z);
+}
+
+void model_publish(slot_model *m, model_post *post) {
+    m->since = 0;
+    if (!post->ok)
+        return;
+    mq_free(m->mean);
+    mq_free(m->bank);
+    m->mean = post->mean;
+    m->bank = post->bank;
+    if (post->cov) {
+        mq_free(m->cov);
+        m->cov = post->cov;
+        m->have_cov = true;
+    }
+    post->mean = post->bank = NULL;
+    post->cov = NULL;
+    m->refreshes++;
+    m->version++;
+}
+
+void model_refresh(slot_model *m, const mq_assets_params *p, int slot, bool want_cov) {
+    model_post post;
+    model_posterior(m, p, slot, want_cov, &post);
+    model_publish(m, &post);
 }

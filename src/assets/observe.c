@@ -288,7 +288,7 @@ static void finalize(mq_assets *a, const pending *pd, double reward) {
         pr->n_tot[s] += 1;
         pr->r_tot[s] += reward;
         if (model_due(m, &a->p))
-            model_refresh(m, &a->p, s, a->p.policy == MQ_APOL_LINUCB);
+            assets_refresh_slot(a, s);
     }
     ctx_release(a, pd->ctx);
 }

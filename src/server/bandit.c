@@ -10,9 +10,11 @@
  * reads its arms. A graceful stop writes the checkpoint.
  *
  * Locking: choosing only reads the model and runs under a read lock, concurrently
- * with other requests; observing (one event at a time) and a title change take
- * the write lock (a posterior refresh, every assets.refresh_every updates, runs
- * under it).
+ * with other requests; observing (one event at a time) and a title change take a
+ * write mutex (one writer at a time) and the write lock. A posterior refresh
+ * (every assets.refresh_every updates, ~20 ms) is computed with the write lock
+ * released, the mutex still held, and swapped in under the lock again, so pages
+ * do not wait for it.
  */
 #include "server_impl.h"
 
@@ -40,11 +42,14 @@ static int learn(void *ud, const mq_event *e) {
         return STOPPED;
     if (e->seq > 0 && e->seq <= p->skip_to)
         return 0;
-    /* A lock per event (uncontended while catching up, when no page reads the
-     * model): a title put meanwhile, and pages once online, wait at most one. */
+    /* The locks per event (uncontended while catching up, when no page reads the
+     * model): a title put meanwhile, and pages once online, wait at most one
+     * event, and pages not for a posterior refresh (refresh_unlock below). */
+    pthread_mutex_lock(&srv->assets_write_mu);
     pthread_rwlock_wrlock(&srv->assets_lock);
     mq_assets_observe(srv->assets, e);
     pthread_rwlock_unlock(&srv->assets_lock);
+    pthread_mutex_unlock(&srv->assets_write_mu);
     p->applied++;
     return 0;
 }
@@ -75,10 +80,12 @@ static void *learner_main(void *arg) {
     mq_err err = {0};
     int rc = follow(&p, &err);
     if (!rc) {
+        pthread_mutex_lock(&srv->assets_write_mu);
         pthread_rwlock_wrlock(&srv->assets_lock);
         mq_assets_advance(a, mq_now_ms());
         atomic_store(&srv->assets_online, true);
         pthread_rwlock_unlock(&srv->assets_lock);
+        pthread_mutex_unlock(&srv->assets_write_mu);
     }
     if (rc == STOPPED)
         return NULL;
@@ -123,6 +130,17 @@ static void *learner_main(void *arg) {
     return NULL;
 }
 
+/* A due posterior refresh is computed with the write lock released (pages go on
+ * choosing with the current posterior) and swapped in under it; the write mutex,
+ * held throughout, keeps every other writer out. */
+static void refresh_unlock(void *ud) {
+    pthread_rwlock_unlock(&((mq_server *)ud)->assets_lock);
+}
+
+static void refresh_relock(void *ud) {
+    pthread_rwlock_wrlock(&((mq_server *)ud)->assets_lock);
+}
+
 int mq_server_assets_start(mq_server *srv, mq_err *err) {
     if (srv->opt.config && mq_config_num(srv->opt.config, "assets.serve") == 0) {
         mq_log(MQ_LOG_INFO, "asset bandits: off (assets.serve = 0): editorial defaults");
@@ -139,6 +157,7 @@ int mq_server_assets_start(mq_server *srv, mq_err *err) {
     const mq_catalog *cat = mq_page_service_catalog(srv->pages);
     if ((rc = mq_assets_create(&p, cat, &srv->assets, err)))
         return mq_err_prefix(err, "asset bandits");
+    mq_assets_set_refresh_lock(srv->assets, refresh_unlock, refresh_relock, srv);
     const char *target = srv->opt.store ? srv->opt.store : srv->opt.data_dir;
     if ((rc = mq_store_open(target, MQ_STORE_DEFAULT, &srv->assets_store, err)))
         return mq_err_prefix(err, "asset bandits");
@@ -190,9 +209,11 @@ void mq_server_assets_stop(mq_server *srv) {
 void mq_server_assets_put_title(mq_server *srv, const mq_title *t) {
     if (!srv->assets || !t->id)
         return;
+    pthread_mutex_lock(&srv->assets_write_mu);
     pthread_rwlock_wrlock(&srv->assets_lock);
     mq_assets_put_title(srv->assets, t);
     pthread_rwlock_unlock(&srv->assets_lock);
+    pthread_mutex_unlock(&srv->assets_write_mu);
 }
 
 const mq_assets *mq_server_assets_acquire(mq_server *srv) {

@@ -420,6 +420,7 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
     pthread_rwlock_init(&srv->assets_lock, NULL);
     pthread_mutex_init(&srv->cov_mu, NULL);
     pthread_mutex_init(&srv->assets_mu, NULL);
+    pthread_mutex_init(&srv->assets_write_mu, NULL);
     pthread_cond_init(&srv->assets_wake, NULL);
     int rc;
     struct sockaddr_storage ss;
@@ -533,6 +534,7 @@ void mq_server_stop(mq_server *srv) {
     pthread_rwlock_destroy(&srv->assets_lock);
     pthread_mutex_destroy(&srv->cov_mu);
     pthread_mutex_destroy(&srv->assets_mu);
+    pthread_mutex_destroy(&srv->assets_write_mu);
     pthread_cond_destroy(&srv->assets_wake);
     mq_free(srv->cov_imp.items);
     mq_free(srv->cov_play.items);

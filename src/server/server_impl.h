@@ -187,6 +187,7 @@ struct mq_server {
     mq_store *assets_store; /* the learner's handle: it follows the log */
     pthread_t assets_thread;
     bool assets_thread_started;
+    pthread_mutex_t assets_write_mu; /* one writer of the model at a time (bandit.c) */
     pthread_mutex_t assets_mu; /* with assets_wake: the writer nudges the learner */
     pthread_cond_t assets_wake;
     bool assets_nudged;
