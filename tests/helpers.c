@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,60 @@ th_resp th_http(int port, const char *method, const char *path, const char *extr
         th_read_resp(fd, &r);
     close(fd);
     return r;
+}
+
+/* ------------------------------------------------------------ a server ---- */
+
+pid_t th_serve(int *port, char *line, size_t n, const char *logpath, const char *arg0, ...) {
+    const char *argv[64] = {MQ_BINARY};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    *port = 0;
+    line[0] = '\0';
+    int out[2];
+    if (pipe(out) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int log = logpath ? open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644)
+                          : open("/dev/null", O_WRONLY);
+        dup2(out[1], 1);
+        dup2(log, 2);
+        close(out[0]);
+        execv(MQ_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    size_t k = 0;
+    struct pollfd pfd = {out[0], POLLIN, 0};
+    while (pid > 0 && k + 1 < n && poll(&pfd, 1, 120000) == 1) {
+        ssize_t r = read(out[0], line + k, 1);
+        if (r <= 0 || line[k] == '\n')
+            break;
+        k++;
+    }
+    line[k] = '\0';
+    close(out[0]);
+    const char *colon = strrchr(line, ':');
+    if (strncmp(line, "listening on http://", 20) == 0 && colon)
+        *port = atoi(colon + 1);
+    return pid;
+}
+
+int th_wait_healthy(int port, double timeout_s) {
+    int st = 0;
+    for (int i = 0; i <= (int)(timeout_s * 20); i++) {
+        th_resp r = th_http(port, "GET", "/healthz", NULL, NULL, 0);
+        st = r.status;
+        th_resp_free(&r);
+        if (st == 200)
+            break;
+        usleep(50000);
+    }
+    return st;
 }

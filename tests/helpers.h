@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A fresh directory under $TMPDIR (or /tmp); the caller frees the string and
  * removes the tree with th_rmrf. */
@@ -41,6 +42,15 @@ void th_read_resp(int fd, th_resp *r);
 /* extra_headers: "Name: value\r\n" lines, or NULL. */
 th_resp th_http(int port, const char *method, const char *path, const char *extra_headers,
                 const char *body, size_t len);
+
+/* Starts `marquee ARGS...` (a NULL-terminated list: a `serve --port 0` command
+ * line) in the background, stdout piped and stderr appended to logpath (NULL:
+ * /dev/null), and reads the first line it prints. When that line is "listening on
+ * http://HOST:PORT", *port is the port; otherwise *port is 0 and `line` (n bytes)
+ * holds what it printed, for the caller's assertion. Returns the child's pid. */
+pid_t th_serve(int *port, char *line, size_t n, const char *logpath, const char *arg0, ...);
+/* Polls GET /healthz for up to timeout_s seconds; the last status (200: healthy). */
+int th_wait_healthy(int port, double timeout_s);
 
 /* The ml-latest-small directory, or NULL when absent. */
 const char *th_movielens_small(void);

@@ -58,16 +58,16 @@ static void admin(const char *base, const char *sql) {
 /* A new database on base's server; returns its URL (caller frees), its name in db. */
 static char *new_database(const char *base, char *db, size_t n) {
     static unsigned counter;
-    snprintf(db, n, "mq_nodes_%d_%u_%ld", (int)getpid(), counter++,
-             (long)(mq_now_ms() % 1000000));
+    snprintf(db, n, "mq_nodes_%d_%u_%ld", (int)getpid(), counter++, (long)(mq_now_ms() % 1000000));
     char sql[256];
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
     admin(base, sql);
     const char *host = strstr(base, "://");
     cr_assert_not_null(host);
     const char *path = strchr(host + 3, '/'), *q = strchr(host + 3, '?');
-    size_t keep = path && (!q || path < q) ? (size_t)(path - base) : q ? (size_t)(q - base)
-                                                                        : strlen(base);
+    size_t keep = path && (!q || path < q) ? (size_t)(path - base)
+                  : q                      ? (size_t)(q - base)
+                                           : strlen(base);
     char *url;
     cr_assert(asprintf(&url, "%.*s/%s%s", (int)keep, base, db, q ? q : "") > 0);
     return url;
@@ -124,42 +124,15 @@ static int http_status(int port, const char *method, const char *path, const cha
 
 static void node_start(node *n, const char *url, const char *flag, const char *value) {
     n->dir = th_tmpdir();
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    char logpath[4200];
+    char logpath[4200], line[256];
     snprintf(logpath, sizeof logpath, "%s.log", n->dir);
-    pid_t pid = fork();
+    pid_t pid = th_serve(&n->port, line, sizeof line, logpath, "--data", n->dir, "--store", url,
+                         "serve", "--port", "0", flag, value, NULL);
     cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(out[1], 1);
-        dup2(log, 2);
-        close(out[0]);
-        const char *argv[] = {MQ_BINARY, "--data", n->dir, "--store", url, "serve",
-                              "--port",   "0",    flag,   value,    NULL};
-        execv(MQ_BINARY, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
     track(pid, true);
-    char line[256];
-    size_t k = 0;
-    struct pollfd pfd = {out[0], POLLIN, 0};
-    while (k < sizeof line - 1 && poll(&pfd, 1, 60000) == 1) {
-        ssize_t r = read(out[0], line + k, 1);
-        if (r <= 0 || line[k] == '\n')
-            break;
-        k++;
-    }
-    line[k] = '\0';
-    close(out[0]);
-    const char *colon = strrchr(line, ':');
-    cr_assert(strncmp(line, "listening on http://", 20) == 0 && colon,
-              "the node did not start: \"%s\" (log: %s)", line, logpath);
+    cr_assert(n->port, "the node did not start: \"%s\" (log: %s)", line, logpath);
     n->pid = pid;
-    n->port = atoi(colon + 1);
-    for (int i = 0; i < 200 && http_status(n->port, "GET", "/healthz", NULL, NULL) != 200; i++)
-        usleep(50000);
+    th_wait_healthy(n->port, 10);
 }
 
 static void node_stop(node *n) {
@@ -233,8 +206,8 @@ static void put_title(int port, const char *id) {
     cr_assert(st == 201 || st == 200, "PUT %s answered %d", path, st);
 }
 
-#define EVENT(id, prof, title)                                                           \
-    "{\"event_id\":\"" id "\",\"profile\":\"" prof "\",\"type\":\"play_start\","          \
+#define EVENT(id, prof, title)                                                                     \
+    "{\"event_id\":\"" id "\",\"profile\":\"" prof "\",\"type\":\"play_start\","                   \
     "\"ts\":1714600000000,\"title\":\"" title "\",\"position_s\":0}"
 
 /* ------------------------------------------------------------------ tests ---- */
@@ -272,8 +245,8 @@ Test(multinode, events_on_one_node_show_on_the_other_within_a_second, .timeout =
         while (state_events(r->port, prof) != counts[p] && mq_mono_s() - t0 < 5)
             usleep(2000);
         double lag = mq_mono_s() - t0;
-        cr_assert_eq(state_events(r->port, prof), counts[p], "event %d never reached the other node",
-                     i);
+        cr_assert_eq(state_events(r->port, prof), counts[p],
+                     "event %d never reached the other node", i);
         cr_assert_lt(lag, 1.0, "event %d took %.3f s to reach the other node", i, lag);
         worst = MQ_MAX(worst, lag);
     }
@@ -288,8 +261,8 @@ Test(multinode, events_on_one_node_show_on_the_other_within_a_second, .timeout =
             int st;
             json_t *d = get_json(nodes[k]->port, "/v1/dashboard", &st);
             json_t *band = d ? json_object_get(d, "bandits") : NULL;
-            learned = json_is_object(band) ? json_integer_value(json_object_get(band, "events"))
-                                           : -1;
+            learned =
+                json_is_object(band) ? json_integer_value(json_object_get(band, "events")) : -1;
             json_decref(d);
             if (learned != 20)
                 usleep(10000);
@@ -389,8 +362,7 @@ static void train(const char *dir, const char *url) {
 /* Waits until both nodes serve version v (or 10 s). */
 static void wait_version(node *a, node *b, int64_t v) {
     double t0 = mq_mono_s();
-    while ((bundle_version(a->port) != v || bundle_version(b->port) != v) &&
-           mq_mono_s() - t0 < 10)
+    while ((bundle_version(a->port) != v || bundle_version(b->port) != v) && mq_mono_s() - t0 < 10)
         usleep(20000);
     cr_assert_eq(bundle_version(a->port), v, "node A serves version %lld", (long long)v);
     cr_assert_eq(bundle_version(b->port), v, "node B serves version %lld", (long long)v);
@@ -426,7 +398,8 @@ Test(multinode, bundle_hot_swap_under_load_fails_no_request, .timeout = 300) {
     wait_version(&a, &b, 1);
 
     atomic_bool stop = false;
-    loader la = {.port = a.port, .id = 0, .stop = &stop}, lb = {.port = b.port, .id = 1, .stop = &stop};
+    loader la = {.port = a.port, .id = 0, .stop = &stop},
+           lb = {.port = b.port, .id = 1, .stop = &stop};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, load_main, &la);
     pthread_create(&tb, NULL, load_main, &lb);
@@ -627,8 +600,8 @@ Test(multinode, database_outage_mid_load_loses_no_acknowledged_event, .timeout =
     cr_log_info("outage: node A %d batches acknowledged (%d after the restart), %d refused "
                 "with 503; node B %d (%d), %d",
                 pa.ok, pa.ok_after, pa.unavailable, pb.ok, pb.ok_after, pb.unavailable);
-    cr_assert_eq(pa.unexpected + pb.unexpected, 0, "unexpected answers: %s %s",
-                 pa.first_unexpected, pb.first_unexpected);
+    cr_assert_eq(pa.unexpected + pb.unexpected, 0, "unexpected answers: %s %s", pa.first_unexpected,
+                 pb.first_unexpected);
     cr_assert_gt(pa.unavailable + pb.unavailable, 0, "the outage was seen");
     cr_assert(strstr(pa.first_503, "connection") || strstr(pb.first_503, "connection"),
               "the 503 says what happened: %s / %s", pa.first_503, pb.first_503);

@@ -46,36 +46,12 @@ static void make_world(void) {
 }
 
 static void start_server(void) {
-    int pfd[2];
-    cr_assert_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        char log[4096];
-        snprintf(log, sizeof log, "%s/serve.log", dir);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(pfd[1], 1);
-        dup2(fd, 2);
-        close(pfd[0]);
-        execl(MQ_BINARY, MQ_BINARY, "--data", dir, "serve", "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    server_pid = pid;
-    char line[256];
-    size_t n = 0;
-    struct pollfd p = {pfd[0], POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&p, 1, 60000) == 1) {
-        ssize_t k = read(pfd[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
-    close(pfd[0]);
-    const char *colon = strrchr(line, ':');
-    cr_assert(strncmp(line, "listening on http://", 20) == 0 && colon, "server: \"%s\"", line);
-    port = atoi(colon + 1);
+    char log[4096], line[256];
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    server_pid =
+        th_serve(&port, line, sizeof line, log, "--data", dir, "serve", "--port", "0", NULL);
+    cr_assert_geq(server_pid, 0);
+    cr_assert(port, "server: \"%s\"", line);
 }
 
 static void setup(void) {
@@ -402,7 +378,8 @@ Test(page_api, bandits_choose_artwork_learn_and_checkpoint) {
             const char *url = json_string_value(json_object_get(a, "url"));
             cr_assert(strncmp(url, "/v1/titles/", 11) == 0, "%s", url);
             if (!title[0]) {
-                snprintf(title, sizeof title, "%s", json_string_value(json_object_get(it, "title")));
+                snprintf(title, sizeof title, "%s",
+                         json_string_value(json_object_get(it, "title")));
                 snprintf(artwork, sizeof artwork, "%s",
                          json_string_value(json_object_get(a, "id")));
             }
@@ -459,7 +436,8 @@ Test(page_api, bandits_choose_artwork_learn_and_checkpoint) {
     bool resumed = false;
     for (int k = 0; k < 600 && !resumed; k++) {
         char *text = th_read(log, NULL);
-        resumed = text && strstr(text, "asset bandits online: thompson, 0 events applied after seq");
+        resumed =
+            text && strstr(text, "asset bandits online: thompson, 0 events applied after seq");
         free(text);
         if (!resumed)
             usleep(100000);

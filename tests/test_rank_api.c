@@ -103,45 +103,14 @@ static json_t *get_json(int port, const char *path, int want) {
 }
 
 static int start(const char *dir) {
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int dn = open("/dev/null", O_WRONLY);
-        dup2(out[1], 1);
-        dup2(dn, 2);
-        close(out[0]);
-        execl(MQ_BINARY, MQ_BINARY, "--data", dir, "serve", "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    live_pid = pid;
     char line[256];
-    size_t n = 0;
-    struct pollfd pfd = {out[0], POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&pfd, 1, 120000) == 1) {
-        ssize_t k = read(out[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
-    close(out[0]);
-    const char *colon = strrchr(line, ':');
-    cr_assert(strncmp(line, "listening on http://", 20) == 0 && colon,
-              "the server did not start: \"%s\"", line);
-    int port = atoi(colon + 1);
-    for (int i = 0; i < 600; i++) {
-        th_resp r = http(port, "GET", "/healthz", NULL);
-        int st = r.status;
-        th_resp_free(&r);
-        if (st == 200)
-            return port;
-        usleep(50000);
-    }
-    cr_assert_fail("the server never became healthy");
-    return -1;
+    int port;
+    live_pid =
+        th_serve(&port, line, sizeof line, NULL, "--data", dir, "serve", "--port", "0", NULL);
+    cr_assert_geq(live_pid, 0);
+    cr_assert(port, "the server did not start: \"%s\"", line);
+    cr_assert_eq(th_wait_healthy(port, 30), 200, "the server never became healthy");
+    return port;
 }
 
 static void stop(void) {

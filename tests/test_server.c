@@ -35,8 +35,6 @@ typedef struct server {
     char *dir;
 } server;
 
-static int wait_healthy(int port);
-
 /* Servers this test started and has not reaped: killed by the suite's fini even
  * when an assertion ends the test early, so no server outlives its test. */
 static pid_t live[8];
@@ -62,43 +60,17 @@ TestSuite(server, .fini = kill_leftovers);
 
 /* Starts `marquee --data DIR serve --port 0 [extra...]` and waits for /healthz. */
 static void start_in(server *s, const char *dir, const char *extra1, const char *extra2) {
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    char logpath[4096];
+    char logpath[4096], line[256];
     snprintf(logpath, sizeof logpath, "%s.log", dir);
-    pid_t pid = fork();
+    pid_t pid = th_serve(&s->port, line, sizeof line, logpath, "--data", dir, "serve", "--port",
+                         "0", extra1, extra2, NULL);
     cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(out[1], 1);
-        dup2(log, 2);
-        close(out[0]);
-        const char *argv[] = {MQ_BINARY, "--data", dir, "serve", "--port", "0",
-                              extra1,   extra2, NULL};
-        execv(MQ_BINARY, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
     track(pid, true);
-    char line[256];
-    size_t n = 0;
-    struct pollfd pfd = {out[0], POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&pfd, 1, 60000) == 1) {
-        ssize_t k = read(out[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = '\0';
-    close(out[0]);
-    const char *colon = strrchr(line, ':');
-    cr_assert(strncmp(line, "listening on http://", 20) == 0 && colon,
-              "the server did not start: \"%s\" (log: %s)", line, logpath);
+    cr_assert(s->port, "the server did not start: \"%s\" (log: %s)", line, logpath);
     s->pid = pid;
-    s->port = atoi(colon + 1);
     if (!s->dir)
         s->dir = strdup(dir);
-    cr_assert_eq(wait_healthy(s->port), 200);
+    cr_assert_eq(th_wait_healthy(s->port, 30), 200);
 }
 
 static void start(server *s, const char *extra1, const char *extra2) {
@@ -144,18 +116,6 @@ static json_t *body_json(const th_resp *r) {
     return j;
 }
 
-static int wait_healthy(int port) {
-    for (int i = 0; i < 600; i++) {
-        th_resp r = GET(port, "/healthz");
-        int st = r.status;
-        th_resp_free(&r);
-        if (st == 200)
-            return st;
-        usleep(50000);
-    }
-    return 0;
-}
-
 /* Asserts status and (when not NULL) that the error message contains `needle`. */
 static void expect(th_resp r, int status, const char *needle, const char *what) {
     cr_assert_eq(r.status, status, "%s: expected %d, got %d: %.300s", what, status, r.status,
@@ -180,8 +140,8 @@ static void make_titles(int port, int n) {
     }
 }
 
-#define EV(id, prof, type, extra)                                                        \
-    "{\"event_id\":\"" id "\",\"profile\":\"" prof "\",\"type\":\"" type                  \
+#define EV(id, prof, type, extra)                                                                  \
+    "{\"event_id\":\"" id "\",\"profile\":\"" prof "\",\"type\":\"" type                           \
     "\",\"ts\":\"2024-05-01T20:00:00Z\"" extra "}"
 
 /* ----------------------------------------------------------------- tests ---- */
@@ -201,10 +161,11 @@ Test(server, health_metrics_and_errors) {
     cr_assert_not_null(strstr(r.head, "Allow: GET, PUT, DELETE"), "%s", r.head);
     th_resp_free(&r);
     make_titles(s.port, 1);
-    expect(SEND(s.port, "POST", "/v1/events", "[" EV("m1", "p1", "impression",
-                                                     ",\"title\":\"t1\",\"page_id\":\"pg\","
-                                                     "\"row_id\":\"r\",\"row_pos\":0,"
-                                                     "\"col_pos\":0,\"artwork_id\":\"a\"") "]"),
+    expect(SEND(s.port, "POST", "/v1/events",
+                "[" EV("m1", "p1", "impression",
+                       ",\"title\":\"t1\",\"page_id\":\"pg\","
+                       "\"row_id\":\"r\",\"row_pos\":0,"
+                       "\"col_pos\":0,\"artwork_id\":\"a\"") "]"),
            200, NULL, "one event");
     r = GET(s.port, "/metrics");
     cr_assert_eq(r.status, 200);
@@ -246,7 +207,8 @@ Test(server, titles) {
     expect(SEND(s.port, "DELETE", "/v1/titles/heat", NULL), 404, "does not exist", "again");
     expect(GET(s.port, "/v1/titles/heat"), 404, NULL, "gone");
     /* Events for a deleted title are rejected. */
-    expect(SEND(s.port, "POST", "/v1/events", "[" EV("d1", "p", "list_add", ",\"title\":\"heat\"") "]"),
+    expect(SEND(s.port, "POST", "/v1/events",
+                "[" EV("d1", "p", "list_add", ",\"title\":\"heat\"") "]"),
            400, "events[0].title: expected a title in the catalogue, got \\\"heat\\\"",
            "deleted title");
     finish(&s);
@@ -321,7 +283,8 @@ Test(server, profiles_and_listings) {
     expect(GET(s.port, "/v1/titles?limit=abc"), 400, "got \\\"abc\\\"", "limit abc");
     expect(GET(s.port, "/v1/profiles?cursor=xyz"), 400, "cursor: expected", "bad cursor");
     /* Unknown profiles named by events are created. */
-    expect(SEND(s.port, "POST", "/v1/events", "[" EV("n1", "newbie", "list_add", ",\"title\":\"t1\"") "]"),
+    expect(SEND(s.port, "POST", "/v1/events",
+                "[" EV("n1", "newbie", "list_add", ",\"title\":\"t1\"") "]"),
            200, NULL, "event for a new profile");
     expect(GET(s.port, "/v1/profiles/newbie"), 200, NULL, "created by an event");
     finish(&s);
@@ -332,13 +295,27 @@ Test(server, events_mixed_batch_and_idempotency) {
     start(&s, NULL, NULL);
     make_titles(s.port, 2);
     const char *batch =
-        "[" EV("e0", "p1", "play_start", ",\"title\":\"t1\",\"position_s\":0") ","
-        "{\"event_id\":\"e1\",\"profile\":\"p1\",\"type\":\"play_stop\",\"ts\":1714600000000,"
-        "\"title\":\"t1\",\"position_s\":3000,\"duration_s\":6000}," EV("e2", "p1", "pause",
-                                                                       ",\"title\":\"t1\"") ","
-        "{\"event_id\":\"e3\",\"profile\":\"p1\",\"type\":\"search\",\"ts\":\"yesterday\","
-        "\"query\":\"heat\"}," EV("e4", "p1", "list_add", ",\"title\":\"nope\"") ","
-        EV("e5", "p2", "search", ",\"query\":\"heat\"") "," EV("e5", "p2", "search", ",\"query\":\"heat\"") "]";
+        "[" EV(
+            "e0", "p1", "play_start",
+            ",\"title\":\"t1\",\"position_s\":0") ","
+                                                  "{\"event_id\":\"e1\",\"profile\":\"p1\","
+                                                  "\"type\":\"play_stop\",\"ts\":1714600000000,"
+                                                  "\"title\":\"t1\",\"position_s\":3000,\"duration_"
+                                                  "s\":6000}," EV(
+                                                      "e2", "p1", "pause",
+                                                      ",\"title\":\"t1\"") ","
+                                                                           "{\"event_id\":\"e3\","
+                                                                           "\"profile\":\"p1\","
+                                                                           "\"type\":\"search\","
+                                                                           "\"ts\":\"yesterday\","
+                                                                           "\"query\":\"heat\"}"
+                                                                           "," EV("e4", "p1", "list_add", ",\"title\":\"nope\"") "," EV(
+                                                                               "e5", "p2", "search",
+                                                                               ",\"query\":"
+                                                                               "\"heat\"") "," EV("e5",
+                                                                                                  "p2",
+                                                                                                  "search",
+                                                                                                  ",\"query\":\"heat\"") "]";
     th_resp r = SEND(s.port, "POST", "/v1/events", batch);
     cr_assert_eq(r.status, 200, "%s", r.body);
     json_t *j = body_json(&r);
@@ -375,10 +352,12 @@ Test(server, events_mixed_batch_and_idempotency) {
     th_resp_free(&r);
 
     /* NDJSON: one event per line; a line that does not parse rejects that event. */
-    const char *nd = EV("n1", "p3", "search", ",\"query\":\"a\"") "\n\n"
-                     "{not json\n" EV("n2", "p3", "list_add", ",\"title\":\"t2\"") "\n";
+    const char *nd =
+        EV("n1", "p3", "search", ",\"query\":\"a\"") "\n\n"
+                                                     "{not json\n" EV("n2", "p3", "list_add",
+                                                                      ",\"title\":\"t2\"") "\n";
     r = th_http(s.port, "POST", "/v1/events", "Content-Type: application/x-ndjson\r\n", nd,
-             strlen(nd));
+                strlen(nd));
     cr_assert_eq(r.status, 200, "%s", r.body);
     j = body_json(&r);
     cr_assert_eq(jint(j, "accepted"), 2);
@@ -429,29 +408,37 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
         {"trailing junk", "[] x", "body: invalid JSON", 400},
         {"empty body", "", "got an empty body", 400},
         {"empty array", "[]", "expected at least one event, got an empty array", 400},
-        {"object, not array", "{\"event_id\":\"x\"}", "expected a JSON array of events, got an object", 400},
-        {"string, not array", "\"hello\"", "expected a JSON array of events, got \\\"hello\\\"", 400},
+        {"object, not array", "{\"event_id\":\"x\"}",
+         "expected a JSON array of events, got an object", 400},
+        {"string, not array", "\"hello\"", "expected a JSON array of events, got \\\"hello\\\"",
+         400},
         {"element not an object", "[42]", "events[0]: expected an event object, got 42", 400},
         {"wrong type", "[" EV("w1", "p", "search", ",\"query\":42") "]",
          "events[0].query: expected a string", 400},
         {"missing field", "[{\"profile\":\"p\",\"type\":\"search\",\"ts\":0,\"query\":\"q\"}]",
          "events[0].event_id: expected a string of at most 128 bytes, got nothing", 400},
-        {"missing ts", "[{\"event_id\":\"m\",\"profile\":\"p\",\"type\":\"search\",\"query\":\"q\"}]",
+        {"missing ts",
+         "[{\"event_id\":\"m\",\"profile\":\"p\",\"type\":\"search\",\"query\":\"q\"}]",
          "events[0].ts: expected RFC 3339 or epoch milliseconds, got nothing", 400},
-        {"huge integer", "[" EV("h1", "p", "search", ",\"query\":\"q\",\"x\":123456789012345678901234567890") "]",
+        {"huge integer",
+         "[" EV("h1", "p", "search", ",\"query\":\"q\",\"x\":123456789012345678901234567890") "]",
          "too big integer", 400},
         {"huge real", "[" EV("h2", "p", "search", ",\"query\":\"q\",\"x\":1e999") "]",
          "real number overflow", 400},
-        {"huge position", "[" EV("h3", "p", "play_start", ",\"title\":\"t1\",\"position_s\":1e300") "]",
+        {"huge position",
+         "[" EV("h3", "p", "play_start", ",\"title\":\"t1\",\"position_s\":1e300") "]",
          "events[0].position_s: expected a number from 0 to 1e+06, got 1e+300", 400},
-        {"huge ts", "[{\"event_id\":\"h4\",\"profile\":\"p\",\"type\":\"search\",\"query\":\"q\","
-                    "\"ts\":9223372036854775807}]",
+        {"huge ts",
+         "[{\"event_id\":\"h4\",\"profile\":\"p\",\"type\":\"search\",\"query\":\"q\","
+         "\"ts\":9223372036854775807}]",
          "events[0].ts: expected a time no more than 24 hours in the future", 400},
-        {"far future ts", "[{\"event_id\":\"f1\",\"profile\":\"p\",\"type\":\"search\","
-                          "\"query\":\"q\",\"ts\":\"2999-01-01T00:00:00Z\"}]",
+        {"far future ts",
+         "[{\"event_id\":\"f1\",\"profile\":\"p\",\"type\":\"search\","
+         "\"query\":\"q\",\"ts\":\"2999-01-01T00:00:00Z\"}]",
          "events[0].ts: expected a time no more than 24 hours in the future, got 2999", 400},
-        {"negative ts", "[{\"event_id\":\"f2\",\"profile\":\"p\",\"type\":\"search\","
-                        "\"query\":\"q\",\"ts\":-5}]",
+        {"negative ts",
+         "[{\"event_id\":\"f2\",\"profile\":\"p\",\"type\":\"search\","
+         "\"query\":\"q\",\"ts\":-5}]",
          "events[0].ts: expected a time after 1970-01-01", 400},
         {"unknown type", "[" EV("u1", "p", "teleport", "") "]",
          "events[0].type: expected one of impression", 400},
@@ -462,13 +449,16 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
          "body: invalid JSON", 400},
         {"duplicate key", "[{\"event_id\":\"a\",\"event_id\":\"b\"}]", "duplicate object key", 400},
         {"bad thumbs value", "[" EV("b1", "p", "thumbs", ",\"title\":\"t1\",\"value\":\"meh\"") "]",
-         "events[0].value: expected \\\"up\\\", \\\"down\\\" or \\\"none\\\", got \\\"meh\\\"", 400},
-        {"bad device", "[" EV("b2", "p", "search", ",\"query\":\"q\",\"context\":{\"device\":\"fridge\"}") "]",
+         "events[0].value: expected \\\"up\\\", \\\"down\\\" or \\\"none\\\", got \\\"meh\\\"",
+         400},
+        {"bad device",
+         "[" EV("b2", "p", "search", ",\"query\":\"q\",\"context\":{\"device\":\"fridge\"}") "]",
          "events[0].context.device: expected", 400},
         {"unknown title only", "[" EV("b3", "p", "list_add", ",\"title\":\"zzz\"") "]",
          "no valid event in the batch: events[0].title: expected a title in the catalogue", 400},
         {"too long id",
-         "[{\"event_id\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "[{\"event_id\":"
+         "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\",\"profile\":\"p\"}]",
          "events[0].event_id: expected a string of at most 128 bytes", 400},
     };
@@ -521,8 +511,8 @@ Test(server, bad_input_is_a_4xx_never_a_crash) {
     /* Thumbs and profile endpoints validate too. */
     expect(SEND(s.port, "POST", "/v1/profiles/p/thumbs", "{\"title\":\"t1\",\"value\":2}"), 400,
            "body.value: expected \\\"up\\\"", "thumbs value");
-    expect(SEND(s.port, "POST", "/v1/profiles/p/thumbs", "{\"title\":\"t1\"}"), 400,
-           "body.value", "thumbs without value");
+    expect(SEND(s.port, "POST", "/v1/profiles/p/thumbs", "{\"title\":\"t1\"}"), 400, "body.value",
+           "thumbs without value");
     expect(SEND(s.port, "POST", "/v1/profiles/p/thumbs", "nonsense"), 400, "invalid JSON",
            "thumbs body");
     expect(SEND(s.port, "PUT", "/v1/profiles/p", "{\"country\":12}"), 400, "body.country",
@@ -619,9 +609,9 @@ Test(server, deleting_a_profile_deletes_its_events) {
     server s;
     start(&s, NULL, NULL);
     make_titles(s.port, 1);
-    const char *batch = "[" EV("x1", "gone", "list_add", ",\"title\":\"t1\"") ","
-                        EV("x2", "gone", "search", ",\"query\":\"q\"") ","
-                        EV("x3", "stays", "search", ",\"query\":\"q\"") "]";
+    const char *batch = "[" EV("x1", "gone", "list_add", ",\"title\":\"t1\"") "," EV(
+        "x2", "gone", "search", ",\"query\":\"q\"") "," EV("x3", "stays", "search",
+                                                           ",\"query\":\"q\"") "]";
     expect(SEND(s.port, "POST", "/v1/events", batch), 200, "\"accepted\":3", "batch");
     expect(SEND(s.port, "DELETE", "/v1/profiles/gone", NULL), 204, NULL, "delete");
     expect(GET(s.port, "/v1/profiles/gone"), 404, NULL, "profile gone");
@@ -635,8 +625,8 @@ Test(server, deleting_a_profile_deletes_its_events) {
     cr_assert_eq(n, 1, "only the other profile's event is left");
     mq_store_close(st);
     /* The same event ids are new again: nothing of the profile was kept. */
-    expect(SEND(s.port, "POST", "/v1/events", batch), 200,
-           "\"accepted\":2,\"duplicates\":1", "re-posted");
+    expect(SEND(s.port, "POST", "/v1/events", batch), 200, "\"accepted\":2,\"duplicates\":1",
+           "re-posted");
     {
         th_resp r = GET(s.port, "/v1/profiles/gone/state");
         json_t *j = body_json(&r);
@@ -731,8 +721,8 @@ Test(server, openapi_matches_the_route_table) {
             char path[256];
             const char *brace = strchr(spec[k].path, '{');
             const char *id = strncmp(spec[k].path, "/v1/titles", 10) == 0 ? "t1"
-                             : strncmp(spec[k].path, "/ui/", 4) == 0       ? "index.html"
-                                                                           : "p1";
+                             : strncmp(spec[k].path, "/ui/", 4) == 0      ? "index.html"
+                                                                          : "p1";
             if (brace)
                 snprintf(path, sizeof path, "%.*s%s%s", (int)(brace - spec[k].path), spec[k].path,
                          id, strchr(brace, '}') + 1);
@@ -779,9 +769,9 @@ Test(server, ids_with_slashes_work_in_paths) {
     json_decref(t);
     th_resp_free(&r);
     expect(GET(s.port, "/v1/titles/tt/42"), 404, "no such endpoint", "an unescaped slash splits");
-    expect(SEND(s.port, "POST", "/v1/profiles/u%2F1/thumbs",
-                "{\"title\":\"tt/42\",\"value\":\"up\"}"),
-           200, NULL, "thumbs of a profile whose id has a slash");
+    expect(
+        SEND(s.port, "POST", "/v1/profiles/u%2F1/thumbs", "{\"title\":\"tt/42\",\"value\":\"up\"}"),
+        200, NULL, "thumbs of a profile whose id has a slash");
     r = GET(s.port, "/v1/profiles/u%2F1");
     cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
     t = body_json(&r);
@@ -789,8 +779,8 @@ Test(server, ids_with_slashes_work_in_paths) {
     json_decref(t);
     th_resp_free(&r);
     /* Other escapes are decoded as before. */
-    expect(SEND(s.port, "PUT", "/v1/titles/caf%C3%A9%20noir", "{\"name\":\"Cafe\"}"), 201,
-           NULL, "an escaped UTF-8 id");
+    expect(SEND(s.port, "PUT", "/v1/titles/caf%C3%A9%20noir", "{\"name\":\"Cafe\"}"), 201, NULL,
+           "an escaped UTF-8 id");
     r = GET(s.port, "/v1/titles/caf%C3%A9%20noir");
     t = body_json(&r);
     cr_assert_str_eq(json_string_value(json_object_get(t, "id")), "caf\xC3\xA9 noir");
@@ -824,8 +814,7 @@ Test(server, web_ui_and_posters_escape_what_they_show) {
     cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
     cr_assert(strstr(r.head, "image/svg+xml"), "%s", r.head);
     cr_assert(strncmp(r.body, "<svg", 4) == 0, "%.100s", r.body);
-    cr_assert_null(strstr(r.body, "<script"), "markup in a name never reaches the SVG: %s",
-                   r.body);
+    cr_assert_null(strstr(r.body, "<script"), "markup in a name never reaches the SVG: %s", r.body);
     cr_assert_null(strstr(r.body, "<b>"), "nor in a tag");
     cr_assert(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"), "%s", r.body);
     cr_assert(strstr(r.body, "&amp;"), "an ampersand is escaped");
@@ -840,8 +829,7 @@ Test(server, web_ui_and_posters_escape_what_they_show) {
     th_resp_free(&a0);
     th_resp_free(&a1);
     th_resp_free(&d);
-    expect(GET(s.port, "/v1/titles/x/artwork/x-a9"), 404, "has no artwork",
-           "an unknown variant");
+    expect(GET(s.port, "/v1/titles/x/artwork/x-a9"), 404, "has no artwork", "an unknown variant");
     expect(GET(s.port, "/v1/titles/nope/artwork/default"), 404, NULL, "an unknown title");
     /* A title without artwork gets a placeholder. */
     make_titles(s.port, 1);
@@ -865,8 +853,9 @@ Test(server, the_api_key_guards_writes_and_the_dashboard) {
            201, NULL, "PUT with the key");
     expect(th_http(s.port, "POST", "/v1/events", NULL, ev, strlen(ev)), 401, "X-API-Key",
            "POST without the key");
-    expect(th_http(s.port, "POST", "/v1/events", "Authorization: Bearer s3cret\r\n", ev, strlen(ev)),
-           200, NULL, "POST with a bearer token");
+    expect(
+        th_http(s.port, "POST", "/v1/events", "Authorization: Bearer s3cret\r\n", ev, strlen(ev)),
+        200, NULL, "POST with a bearer token");
     expect(th_http(s.port, "DELETE", "/v1/profiles/p1", NULL, NULL, 0), 401, NULL,
            "DELETE without the key");
     /* Reads stay open; the dashboard does not. */
@@ -901,11 +890,24 @@ Test(server, dashboard_counts_what_it_ingests) {
     server s;
     start(&s, NULL, NULL);
     make_titles(s.port, 3);
-    const char *evs = "["
-        EV("d1", "p1", "impression", ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,\"artwork_id\":\"a\"") ","
-        EV("d2", "p1", "impression", ",\"title\":\"t2\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":1,\"artwork_id\":\"a\"") ","
-        EV("d3", "p2", "impression", ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,\"artwork_id\":\"a\"") ","
-        EV("d4", "p1", "play_start", ",\"title\":\"t1\",\"position_s\":0") "]";
+    const char
+        *evs =
+            "[" EV(
+                "d1", "p1", "impression",
+                ",\"title\":\"t1\",\"page_id\":\"pg\",\"row_id\":\"r\",\"row_pos\":0,\"col_pos\":0,"
+                "\"artwork_id\":\"a\"") "," EV("d2", "p1", "impression",
+                                               ",\"title\":\"t2\",\"page_id\":\"pg\",\"row_id\":"
+                                               "\"r\",\"row_pos\":0,\"col_pos\":1,\"artwork_id\":"
+                                               "\"a\"") "," EV("d3", "p2", "impression",
+                                                               ",\"title\":\"t1\",\"page_id\":"
+                                                               "\"pg\",\"row_id\":\"r\",\"row_"
+                                                               "pos\":0,\"col_pos\":0,\"artwork_"
+                                                               "id\":\"a\"") "," EV("d4", "p1",
+                                                                                    "play_start",
+                                                                                    ",\"title\":"
+                                                                                    "\"t1\","
+                                                                                    "\"position_"
+                                                                                    "s\":0") "]";
     expect(SEND(s.port, "POST", "/v1/events", evs), 200, NULL, "POST events");
     th_resp r = GET(s.port, "/v1/dashboard");
     cr_assert_eq(r.status, 200, "%.300s", r.body);

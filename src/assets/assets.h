@@ -220,6 +220,9 @@ int mq_assets_distribution(const mq_assets *a, const mq_asset_context *ctx, cons
  * Writes at most n bytes; returns the length it needed. */
 size_t mq_assets_url(const mq_assets *a, const mq_title *t, const char *asset_id, char *out,
                      size_t n);
+/* The same from a template, for callers without a bandit (title: external id). */
+size_t mq_asset_url_format(const char *tmpl, const char *title, const char *asset_id, char *out,
+                           size_t n);
 
 /* ---------------------------------------------------------------- update ---- */
 

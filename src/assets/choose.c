@@ -336,14 +336,19 @@ int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_t
 
 size_t mq_assets_url(const mq_assets *a, const mq_title *t, const char *asset_id, char *out,
                      size_t n) {
+    return mq_asset_url_format(a->url_template, t ? t->ext_id : NULL, asset_id, out, n);
+}
+
+size_t mq_asset_url_format(const char *tmpl, const char *title, const char *asset_id, char *out,
+                           size_t n) {
     size_t len = 0;
-    for (const char *p = a->url_template; *p; p++) {
+    for (const char *p = tmpl; *p; p++) {
         const char *rep = NULL;
         if (strncmp(p, "{id}", 4) == 0) {
             rep = asset_id ? asset_id : "";
             p += 3;
         } else if (strncmp(p, "{title}", 7) == 0) {
-            rep = t && t->ext_id ? t->ext_id : "";
+            rep = title ? title : "";
             p += 6;
         }
         if (rep) {

@@ -86,28 +86,8 @@ const mq_asset_context *ae_prepare(const mq_assets *a, ae_ctx *c, const mq_event
 
 int ae_truth_open(mq_store *s, const mq_catalog *cat, ae_truth *g, mq_err *err) {
     memset(g, 0, sizeof *g);
-    void *data = NULL;
-    size_t len = 0;
-    mq_err e2 = {0};
-    int rc = mq_store_get_blob(s, "ground_truth", &data, &len, &e2);
-    if (rc == MQ_ENOTFOUND)
-        return mq_err_set(err, MQ_ENOTFOUND,
-                          "the store holds no ground truth (blob \"ground_truth\"): the online "
-                          "simulation needs a world made by `marquee synth`");
+    int rc = mq_world_from_store(s, "the online simulation", &g->w, err);
     if (rc)
-        return mq_err_set(err, rc, "%s", e2.msg);
-    json_error_t je;
-    json_t *root = json_loadb(data, len, 0, &je);
-    mq_free(data);
-    if (!root)
-        return mq_err_set(err, MQ_ECORRUPT, "ground_truth:%d:%d: %s", je.line, je.column, je.text);
-    mq_world_params p;
-    mq_world_params_default(&p);
-    rc = mq_world_params_from_json(&p, json_object_get(root, "params"), "ground_truth.params", err);
-    json_decref(root);
-    if (rc)
-        return rc;
-    if ((rc = mq_world_generate(&p, &g->w, err)))
         return rc;
     /* Store ids to world indices, through the external ids. */
     uint32_t end = mq_catalog_title_end(cat), known = 0;

@@ -191,28 +191,7 @@ static int put(mq_buf *b, const char *s) {
 /* The asset URL from assets.url_template ("{id}", "{title}"). */
 static int put_url(mq_buf *b, const char *tmpl, const char *title, const char *id) {
     char url[512];
-    size_t k = 0;
-    for (const char *p = tmpl; *p && k < sizeof url - 1;) {
-        const char *sub = NULL;
-        if (*p != '{') {
-            url[k++] = *p++;
-            continue;
-        }
-        if (strncmp(p, "{id}", 4) == 0) {
-            sub = id;
-            p += 4;
-        } else if (strncmp(p, "{title}", 7) == 0) {
-            sub = title;
-            p += 7;
-        }
-        if (sub) {
-            for (; *sub && k < sizeof url - 1; sub++)
-                url[k++] = *sub;
-        } else {
-            url[k++] = *p++;
-        }
-    }
-    url[k] = '\0';
+    mq_asset_url_format(tmpl, title, id, url, sizeof url);
     return put_str(b, url);
 }
 

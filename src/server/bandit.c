@@ -228,7 +228,7 @@ void mq_server_assets_release(mq_server *srv, const mq_assets *a) {
         pthread_rwlock_unlock(&srv->assets_lock);
 }
 
-static json_t *pick_json(const mq_assets *a, const mq_title *t, mq_asset_slot slot,
+static json_t *pick_json(const char *url_template, const mq_title *t, mq_asset_slot slot,
                          const mq_asset_pick *pk) {
     if (pk->variant < 0)
         return json_null();
@@ -236,10 +236,7 @@ static json_t *pick_json(const mq_assets *a, const mq_title *t, mq_asset_slot sl
     if (slot == MQ_SLOT_ARTWORK) {
         char url[512];
         json_object_set_new(o, "id", json_string(pk->id));
-        if (a)
-            mq_assets_url(a, t, pk->id, url, sizeof url);
-        else
-            snprintf(url, sizeof url, "/v1/titles/%s/artwork/%s", t->ext_id, pk->id);
+        mq_asset_url_format(url_template, t->ext_id, pk->id, url, sizeof url);
         json_object_set_new(o, "url", json_string(url));
     } else if (slot == MQ_SLOT_SYNOPSIS) {
         json_object_set_new(o, "id", json_string(t->synopses[pk->variant].id));
@@ -266,6 +263,7 @@ void mq_server_assets_title_json(mq_server *srv, mq_req *r, uint32_t profile_id,
         ch.slot[MQ_SLOT_ARTWORK] = (mq_asset_pick){0, t->artwork[0].id, 1.0, MQ_ASSET_POLICY};
     if (t->n_synopses)
         ch.slot[MQ_SLOT_SYNOPSIS] = (mq_asset_pick){0, t->synopses[0].id, 1.0, MQ_ASSET_POLICY};
+    const char *tmpl = mq_page_service_params(srv->pages)->url_template;
     const mq_assets *a = mq_server_assets_acquire(srv);
     if (a) {
         mq_asset_context *ctx = mq_arena_alloc(&r->arena, sizeof *ctx);
@@ -287,10 +285,11 @@ void mq_server_assets_title_json(mq_server *srv, mq_req *r, uint32_t profile_id,
                 if (got.slot[s].variant >= 0)
                     ch.slot[s] = got.slot[s];
     }
-    json_object_set_new(o, "artwork", pick_json(a, t, MQ_SLOT_ARTWORK, &ch.slot[MQ_SLOT_ARTWORK]));
+    json_object_set_new(o, "artwork",
+                        pick_json(tmpl, t, MQ_SLOT_ARTWORK, &ch.slot[MQ_SLOT_ARTWORK]));
     json_object_set_new(o, "synopsis",
-                        pick_json(a, t, MQ_SLOT_SYNOPSIS, &ch.slot[MQ_SLOT_SYNOPSIS]));
-    json_object_set_new(o, "label", pick_json(a, t, MQ_SLOT_LABEL, &ch.slot[MQ_SLOT_LABEL]));
+                        pick_json(tmpl, t, MQ_SLOT_SYNOPSIS, &ch.slot[MQ_SLOT_SYNOPSIS]));
+    json_object_set_new(o, "label", pick_json(tmpl, t, MQ_SLOT_LABEL, &ch.slot[MQ_SLOT_LABEL]));
     mq_server_assets_release(srv, a);
 }
 

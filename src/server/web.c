@@ -217,48 +217,18 @@ static void motif_glyph(mq_buf *b, uint64_t h, double cx, double cy, double r, c
 
 /* An SVG poster (200 x 300) of title t dressed in variant v (NULL: a placeholder). */
 static void poster_svg(mq_buf *b, const mq_title *t, const mq_asset *v) {
-    uint64_t h = (mq_hash_bytes(t->ext_id, strlen(t->ext_id)));
+    uint64_t h = mq_hash_bytes(t->ext_id, strlen(t->ext_id));
     const palette *pal = NULL;
     for (size_t i = 0; v && i < MQ_ARRAY_LEN(palettes); i++)
         if (has_tag(v, palettes[i].name))
             pal = &palettes[i];
-    char light[8], dark[8];
-    const char *ink = "#ffffff";
-    if (pal) {
-        snprintf(light, sizeof light, "%s", pal->light);
-        snprintf(dark, sizeof dark, "%s", pal->dark);
-        ink = pal->ink;
-    } else {
-        /* No colour tag: a hue from the genres (or the id), so one genre looks alike. */
+    if (!pal) {
+        /* No colour tag: a palette from the first genre (or the id), so one genre
+         * looks alike. */
         const char *g = t->genres.n ? t->genres.items[0] : t->ext_id;
-        int hue = (int)((mq_hash_bytes(g, strlen(g))) % 360);
-        double s = 0.55, l1 = 0.55, l2 = 0.2;
-        double rgb[2][3];
-        double ls[2] = {l1, l2};
-        for (int k = 0; k < 2; k++) { /* HSL to RGB */
-            double c = (1 - fabs(2 * ls[k] - 1)) * s, hp = hue / 60.0;
-            double x = c * (1 - fabs(fmod(hp, 2) - 1)), m = ls[k] - c / 2;
-            double r1 = 0, g1 = 0, b1 = 0;
-            int sector = (int)hp;
-            if (sector == 0)
-                r1 = c, g1 = x;
-            else if (sector == 1)
-                r1 = x, g1 = c;
-            else if (sector == 2)
-                g1 = c, b1 = x;
-            else if (sector == 3)
-                g1 = x, b1 = c;
-            else if (sector == 4)
-                r1 = x, b1 = c;
-            else
-                r1 = c, b1 = x;
-            rgb[k][0] = r1 + m, rgb[k][1] = g1 + m, rgb[k][2] = b1 + m;
-        }
-        snprintf(light, sizeof light, "#%02x%02x%02x", (int)(rgb[0][0] * 255),
-                 (int)(rgb[0][1] * 255), (int)(rgb[0][2] * 255));
-        snprintf(dark, sizeof dark, "#%02x%02x%02x", (int)(rgb[1][0] * 255), (int)(rgb[1][1] * 255),
-                 (int)(rgb[1][2] * 255));
+        pal = &palettes[mq_hash_bytes(g, strlen(g)) % MQ_ARRAY_LEN(palettes)];
     }
+    const char *light = pal->light, *dark = pal->dark, *ink = pal->ink;
     mq_buf_puts(b, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 200 300' "
                    "width='200' height='300' role='img' aria-label='");
     xml_escape(b, t->name ? t->name : t->ext_id);
@@ -319,7 +289,7 @@ static void poster_svg(mq_buf *b, const mq_title *t, const mq_asset *v) {
             motif = tag;
     }
     if (motif) {
-        motif_glyph(b, (mq_hash_bytes(motif, strlen(motif))), 174, 26, 11, ink);
+        motif_glyph(b, mq_hash_bytes(motif, strlen(motif)), 174, 26, 11, ink);
         mq_buf_printf(b,
                       "<text x='158' y='30' text-anchor='end' font-family='sans-serif' "
                       "font-size='11' letter-spacing='2' fill='%s' fill-opacity='0.85'>",

@@ -165,6 +165,12 @@ typedef struct mq_world mq_world;
  * parameters. The caller destroys the world with mq_world_destroy. */
 int mq_world_generate(const mq_world_params *p, mq_world **out, mq_err *err);
 void mq_world_destroy(mq_world *w);
+/* The blob `marquee synth` leaves in the store: the world's parameters and truth. */
+#define MQ_SIM_TRUTH_BLOB "ground_truth"
+/* Regenerates the world a store was made from, from the parameters in its blob
+ * MQ_SIM_TRUTH_BLOB. MQ_ENOTFOUND, saying that `who` needs a world made by
+ * `marquee synth`, when the store has none. */
+int mq_world_from_store(mq_store *s, const char *who, mq_world **out, mq_err *err);
 
 const mq_world_params *mq_world_params_get(const mq_world *w);
 uint32_t mq_world_n_titles(const mq_world *w);

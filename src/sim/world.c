@@ -704,3 +704,29 @@ int mq_world_tz_offset(const mq_world *w, uint32_t p) {
 bool mq_world_profile_kids(const mq_world *w, uint32_t p) {
     return w->pp[p].kids;
 }
+
+int mq_world_from_store(mq_store *s, const char *who, mq_world **out, mq_err *err) {
+    void *data = NULL;
+    size_t len = 0;
+    mq_err e2 = {0};
+    int rc = mq_store_get_blob(s, MQ_SIM_TRUTH_BLOB, &data, &len, &e2);
+    if (rc == MQ_ENOTFOUND)
+        return mq_err_set(err, MQ_ENOTFOUND,
+                          "the store holds no ground truth (blob \"" MQ_SIM_TRUTH_BLOB
+                          "\"): %s needs a world made by `marquee synth`",
+                          who);
+    if (rc)
+        return mq_err_set(err, rc, "%s", e2.msg);
+    json_error_t je;
+    json_t *root = json_loadb(data, len, 0, &je);
+    mq_free(data);
+    if (!root)
+        return mq_err_set(err, MQ_ECORRUPT, MQ_SIM_TRUTH_BLOB ":%d:%d: %s", je.line, je.column,
+                          je.text);
+    mq_world_params p;
+    mq_world_params_default(&p);
+    rc = mq_world_params_from_json(&p, json_object_get(root, "params"), MQ_SIM_TRUTH_BLOB ".params",
+                                   err);
+    json_decref(root);
+    return rc ? rc : mq_world_generate(&p, out, err);
+}

@@ -164,7 +164,7 @@ int mq_synth(const mq_world_params *p, const mq_synth_opts *o, mq_synth_report *
 
     t = mq_mono_s();
     truth = mq_sim_truth_json(w, &r->truth_bytes);
-    if ((rc = mq_store_put_blob(s, "ground_truth", truth, r->truth_bytes, err)))
+    if ((rc = mq_store_put_blob(s, MQ_SIM_TRUTH_BLOB, truth, r->truth_bytes, err)))
         goto out;
     /* With a PostgreSQL store nothing else has created the data directory. */
     if ((rc = mq_mkdirs(o->data_dir, err)))

@@ -51,31 +51,6 @@ typedef struct sim {
     int64_t last_ms;
 } sim;
 
-static int load_world(mq_store *s, mq_world **out, mq_err *err) {
-    void *data = NULL;
-    size_t len = 0;
-    mq_err e2 = {0};
-    int rc = mq_store_get_blob(s, "ground_truth", &data, &len, &e2);
-    if (rc == MQ_ENOTFOUND)
-        return mq_err_set(err, MQ_ENOTFOUND,
-                          "the store holds no ground truth (blob \"ground_truth\"): the simulator "
-                          "needs a world made by `marquee synth`");
-    if (rc)
-        return mq_err_set(err, rc, "%s", e2.msg);
-    json_error_t je;
-    json_t *root = json_loadb(data, len, 0, &je);
-    mq_free(data);
-    if (!root)
-        return mq_err_set(err, MQ_ECORRUPT, "ground_truth:%d:%d: %s", je.line, je.column, je.text);
-    mq_world_params p;
-    mq_world_params_default(&p);
-    rc = mq_world_params_from_json(&p, json_object_get(root, "params"), "ground_truth.params", err);
-    json_decref(root);
-    if (rc)
-        return rc;
-    return mq_world_generate(&p, out, err);
-}
-
 static int replay(void *ud, const mq_event *e) {
     sim *g = ud;
     for (int k = 0; k < MQ_PAGE_POLICY_COUNT; k++)
@@ -442,7 +417,8 @@ int mq_simulate_run(mq_store *s, const mq_bundle *b, const mq_page_params *pp,
     g.pp = pp;
     g.b = b;
     int rc;
-    if ((rc = load_world(s, &g.w, err)) || (rc = mq_store_load_catalog(s, &g.cat, err)))
+    if ((rc = mq_world_from_store(s, "the simulator", &g.w, err)) ||
+        (rc = mq_store_load_catalog(s, &g.cat, err)))
         goto out;
     /* Store ids to world indices, through the external ids. */
     g.tend = mq_catalog_title_end(g.cat);
