@@ -301,8 +301,38 @@ Test(rank, train_store_reload_same_scores) {
     mq_rank_data t;
     make_data(&t, 300, 77);
     mq_rank_eval e1, e2;
-    cr_assert_eq(mq_rank_evaluate(rk, &t, 200, 1, &e1, &err), 0, "%s", err.msg);
-    cr_assert_eq(mq_rank_evaluate(rr, &t, 200, 1, &e2, &err), 0, "%s", err.msg);
+    cr_assert_eq(mq_rank_evaluate(rk, &t, NULL, 200, 1, &e1, &err), 0, "%s", err.msg);
+    cr_assert_eq(mq_rank_evaluate(rr, &t, NULL, 200, 1, &e2, &err), 0, "%s", err.msg);
+    cr_assert(isnan(e1.ndcg_oracle), "no oracle, no oracle figure");
+    /* An oracle that knows the labels ranks every group perfectly (NDCG 1, or 0
+     * for a group without any positive); the history buckets partition the
+     * requests and average to the whole. */
+    mq_rank_eval eo;
+    cr_assert_eq(mq_rank_evaluate(rk, &t, t.label, 200, 1, &eo, &err), 0, "%s", err.msg);
+    size_t with_pos = 0;
+    for (size_t g = 0; g < t.n_groups; g++) {
+        bool any = false;
+        for (size_t i = t.group_ptr[g]; i < t.group_ptr[g + 1]; i++)
+            any |= t.label[i] > 0;
+        with_pos += any;
+    }
+    cr_assert_float_eq(eo.ndcg_oracle, (double)with_pos / (double)t.n_groups, 1e-9);
+    cr_assert_gt(eo.ndcg_oracle, eo.ndcg_ranker);
+    cr_assert_eq(eo.ndcg_ranker, e1.ndcg_ranker);
+    size_t n = 0;
+    double mean = 0;
+    int buckets = 0;
+    for (int h = 0; h < 4; h++) {
+        n += eo.by_history[h].requests;
+        if (eo.by_history[h].requests) {
+            buckets++;
+            mean += eo.by_history[h].ranker * (double)eo.by_history[h].requests;
+            cr_assert_geq(eo.by_history[h].oracle, eo.by_history[h].ranker);
+        }
+    }
+    cr_assert_eq(n, eo.requests);
+    cr_assert_geq(buckets, 2, "the test rows' history sizes span buckets");
+    cr_assert_float_eq(mean / (double)n, eo.ndcg_ranker, 1e-9);
     mq_rank_data_free(&t);
     cr_assert_eq(e1.ndcg_ranker, e2.ndcg_ranker);
     cr_assert_eq(e1.ece, e2.ece);

@@ -322,6 +322,17 @@ Test(rank_api, eval_reports_the_ranker) {
     cr_assert(json_is_array(json_object_get(r, "reliability")));
     double ece = json_real_value(json_object_get(r, "ece"));
     cr_assert(ece >= 0 && ece < 0.5, "ECE %g", ece);
+    /* A synthetic world: the truth's own ranking is reported, and no ranker
+     * learnt from the log beats it; the history buckets add up to the requests. */
+    double oracle = json_real_value(json_object_get(r, "oracle_ndcg@10"));
+    double ranker = json_real_value(json_object_get(r, "ndcg@10"));
+    cr_assert(oracle > 0 && oracle <= 1, "oracle %g", oracle);
+    cr_assert_geq(oracle, ranker - 0.02, "oracle %g, ranker %g", oracle, ranker);
+    json_t *byh = json_object_get(r, "by_history");
+    json_int_t n = 0;
+    for (size_t i = 0; i < json_array_size(byh); i++)
+        n += json_integer_value(json_object_get(json_array_get(byh, i), "requests"));
+    cr_assert_eq(n, json_integer_value(json_object_get(r, "n_requests")));
     json_decref(j);
     free(out);
     free(err);

@@ -14,6 +14,7 @@
  * match score's reliability table and ECE on the first plays after T. */
 #include "cli.h"
 #include "rank/rank.h"
+#include "sim/sim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,42 @@ typedef struct {
 static int by_gain(const void *a, const void *b) {
     const imp *x = a, *y = b;
     return x->g > y->g ? -1 : x->g < y->g;
+}
+
+/* On a synthetic world (the store holds its ground truth): a score per row of d,
+ * the true attraction logit without the position and artwork terms: what a ranker
+ * of titles could know at best (the profile's taste now, with its drift, the
+ * flavour match, popularity, context). NULL when the store holds no ground truth
+ * (or a row's profile or title is not the world's). */
+static float *oracle_scores(mq_store *s, const mq_bundle *b, const mq_rank_data *d) {
+    mq_err err = {0};
+    mq_world *w = NULL;
+    mq_catalog *cat = NULL;
+    float *score = NULL;
+    if (mq_world_from_store(s, "the oracle", &w, &err) || mq_store_load_catalog(s, &cat, &err))
+        goto out;
+    score = mq_malloc((d->n_rows + 1) * sizeof *score);
+    double pos0 = mq_behaviour_position_term(w, 0, 0);
+    for (size_t g = 0; g < d->n_groups; g++) {
+        const mq_profile *pr = mq_catalog_profile(cat, d->group_profile[g]);
+        uint32_t p = pr ? mq_world_profile_index(w, pr->ext_id) : MQ_SIM_NONE;
+        mq_sim_context ctx;
+        if (p != MQ_SIM_NONE)
+            mq_sim_context_at(w, p, d->group_ms[g], (mq_device)d->group_device[g], &ctx);
+        for (size_t i = d->group_ptr[g]; i < d->group_ptr[g + 1]; i++) {
+            uint32_t t = mq_world_title_index(w, mq_bundle_title_ext(b, d->col[i]));
+            if (p == MQ_SIM_NONE || t == MQ_SIM_NONE) {
+                mq_free(score);
+                score = NULL;
+                goto out;
+            }
+            score[i] = (float)(mq_behaviour_logit(w, p, t, -1, 0, 0, &ctx) - pos0);
+        }
+    }
+out:
+    mq_catalog_destroy(cat);
+    mq_world_destroy(w);
+    return score;
 }
 
 int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, double t_quantile,
@@ -68,10 +105,14 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
         goto out;
     }
     mq_rank_eval ev;
-    if (mq_rank_evaluate(rk, &test, 1000, rp.seed, &ev, &err)) {
-        mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
+    float *oracle = test.impressions ? oracle_scores(s, b, &test) : NULL;
+    rc = mq_rank_evaluate(rk, &test, oracle, 1000, rp.seed, &ev, &err);
+    mq_free(oracle);
+    if (rc) {
+        rc = mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
         goto out;
     }
+    rc = MQ_EXIT_FAIL;
     imp order[MQ_RF_COUNT];
     for (int f = 0; f < MQ_RF_COUNT; f++)
         order[f] = (imp){f, tr.trained ? tr.gain[f] : 0};
@@ -101,6 +142,22 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
             json_object_set_new(mods, mq_model_name((mq_model_kind)k),
                                 json_real(ev.ndcg_models[k]));
     json_object_set_new(o, "models_ndcg@10", mods);
+    static const int hist_lo[4] = MQ_RANK_HISTORY_BUCKETS;
+    static const char *const hist_name[4] = {"no history", "1-3 titles", "4-15 titles",
+                                             "16+ titles"};
+    if (ev.ndcg_oracle == ev.ndcg_oracle)
+        json_object_set_new(o, "oracle_ndcg@10", json_real(ev.ndcg_oracle));
+    json_t *byh = json_array();
+    for (int h = 0; h < 4; h++)
+        if (ev.by_history[h].requests) {
+            json_t *r = json_pack("{s:i, s:I, s:f, s:f}", "history_from", hist_lo[h], "requests",
+                                  (json_int_t)ev.by_history[h].requests, "ranker",
+                                  ev.by_history[h].ranker, "best_model", ev.by_history[h].best);
+            if (ev.by_history[h].oracle == ev.by_history[h].oracle)
+                json_object_set_new(r, "oracle", json_real(ev.by_history[h].oracle));
+            json_array_append_new(byh, r);
+        }
+    json_object_set_new(o, "by_history", byh);
     json_object_set_new(o, "best_model", json_string(mq_model_name(ev.best)));
     json_object_set_new(o, "relative_gain", json_real(ev.rel_gain));
     json_object_set_new(o, "ci95", json_pack("[f, f]", ev.ci_lo, ev.ci_hi));
@@ -141,9 +198,24 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
         for (int k = 0; k < MQ_MODEL_COUNT; k++)
             if (ev.ndcg_models[k] == ev.ndcg_models[k])
                 printf(", %s %.4f", mq_model_name((mq_model_kind)k), ev.ndcg_models[k]);
+        if (ev.ndcg_oracle == ev.ndcg_oracle)
+            printf("\n  oracle %.4f (the synthetic world's true attraction, without position "
+                   "and artwork: what knowing the truth scores)",
+                   ev.ndcg_oracle);
         printf("\n  ranker vs best single model (%s): %+.1f%% relative, bootstrap 95%% CI "
                "[%+.1f%%, %+.1f%%]\n",
                mq_model_name(ev.best), 100 * ev.rel_gain, 100 * ev.ci_lo, 100 * ev.ci_hi);
+        printf("  by the profile's history when the page came (titles touched):\n"
+               "    history        requests   ranker   %-8s%s\n",
+               mq_model_name(ev.best), ev.ndcg_oracle == ev.ndcg_oracle ? "  oracle" : "");
+        for (int h = 0; h < 4; h++)
+            if (ev.by_history[h].requests) {
+                printf("    %-12s %10zu   %.4f   %.4f", hist_name[h], ev.by_history[h].requests,
+                       ev.by_history[h].ranker, ev.by_history[h].best);
+                if (ev.by_history[h].oracle == ev.by_history[h].oracle)
+                    printf("    %.4f", ev.by_history[h].oracle);
+                printf("\n");
+            }
         if (tr.trained) {
             printf("  feature importance (share of total gain):\n");
             for (int i = 0; i < MQ_RF_COUNT && order[i].g > 0.005; i++)

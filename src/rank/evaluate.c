@@ -73,8 +73,19 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, int bootstrap, uint64_t seed,
-                     mq_rank_eval *out, mq_err *err) {
+/* The history bucket of a group, from its first row's history_size feature
+ * (log(1 + titles)). */
+static int history_bucket(const mq_rank_data *d, size_t g) {
+    static const int lo[4] = MQ_RANK_HISTORY_BUCKETS;
+    double titles = expm1((double)d->x[d->group_ptr[g] * MQ_RF_COUNT + MQ_RF_HISTORY_SIZE]);
+    int b = 0;
+    while (b < 3 && titles + 0.5 >= lo[b + 1])
+        b++;
+    return b;
+}
+
+int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, const float *oracle,
+                     int bootstrap, uint64_t seed, mq_rank_eval *out, mq_err *err) {
     memset(out, 0, sizeof *out);
     out->impressions = d->impressions;
     size_t G = d->n_groups;
@@ -83,11 +94,14 @@ int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, int bootstrap, 
         out->ndcg_models[k] = NAN;
     out->ece = NAN;
     out->rel_gain = out->ci_lo = out->ci_hi = NAN;
+    out->ndcg_oracle = NAN;
+    for (int h = 0; h < 4; h++)
+        out->by_history[h].ranker = out->by_history[h].best = out->by_history[h].oracle = NAN;
     if (G == 0)
         return mq_err_set(err, MQ_EINVAL,
                           "ranker evaluation: no groups in the test window (no page with a "
                           "play, no profile with a new positive)");
-    double *nr = mq_malloc(G * sizeof *nr);
+    double *nr = mq_malloc(G * sizeof *nr), *no = oracle ? mq_malloc(G * sizeof *no) : NULL;
     double *nm = mq_malloc(G * MQ_MODEL_COUNT * sizeof *nm);
     size_t cap = 0;
     float *sc = NULL, *ms = NULL;
@@ -105,6 +119,8 @@ int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, int bootstrap, 
             for (size_t i = 0; i < m; i++)
                 sc[i] = rk_blend(rk, x + i * MQ_RF_COUNT);
         nr[g] = rk_group_ndcg(sc, d->label + a, m, d->group_missing[g], g);
+        if (oracle)
+            no[g] = rk_group_ndcg(oracle + a, d->label + a, m, d->group_missing[g], g);
         for (int k = 0; k < MQ_MODEL_COUNT; k++) {
             for (size_t i = 0; i < m; i++)
                 ms[i] = x[i * MQ_RF_COUNT + MQ_RF_SCORE_POPULAR + k];
@@ -149,8 +165,31 @@ int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, int bootstrap, 
         out->ci_hi = rs[(size_t)(0.975 * (B - 1))];
         mq_free(rs);
     }
+    double so = 0, hr[4] = {0}, hb[4] = {0}, ho[4] = {0};
+    for (size_t g = 0; g < G; g++) {
+        int h = history_bucket(d, g);
+        out->by_history[h].requests++;
+        hr[h] += nr[g];
+        if (best >= 0)
+            hb[h] += nm[g * MQ_MODEL_COUNT + best];
+        if (no) {
+            so += no[g];
+            ho[h] += no[g];
+        }
+    }
+    if (no)
+        out->ndcg_oracle = so / (double)G;
+    for (int h = 0; h < 4; h++) {
+        double n = (double)out->by_history[h].requests;
+        if (n == 0)
+            continue;
+        out->by_history[h].ranker = hr[h] / n;
+        out->by_history[h].best = best >= 0 ? hb[h] / n : NAN;
+        out->by_history[h].oracle = no ? ho[h] / n : NAN;
+    }
     mq_free(nr);
     mq_free(nm);
+    mq_free(no);
 
     /* Calibration of the match score. */
     if (rk->calibrated && d->n_out) {

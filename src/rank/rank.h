@@ -398,15 +398,28 @@ typedef struct mq_rank_eval {
     size_t reliability_n[10];
     double reliability_pred[10], reliability_obs[10];
     size_t outcomes;
+    double ndcg_oracle;       /* ranked by the caller's oracle scores; NaN without */
+    /* The same by the profile's history when the request came (titles it had
+     * touched: MQ_RANK_HISTORY_BUCKETS); NaN where empty. */
+    struct {
+        size_t requests;
+        double ranker, best, oracle;
+    } by_history[4];
 } mq_rank_eval;
+
+/* Lower bounds of the history buckets of mq_rank_eval.by_history: no history,
+ * 1-3 titles, 4-15, 16 or more. */
+#define MQ_RANK_HISTORY_BUCKETS {0, 1, 4, 16}
 
 /* Evaluates ranker rk (its bundle trained before the requests) on data d built
  * from the test window: each group's rows re-ranked by the ranker and by each
  * candidate model (its score feature); NDCG@10 with the graded labels; a paired
  * bootstrap (B resamples of the groups, seed) of the relative gain; the match
- * score's reliability table and ECE on d's outcomes. */
-int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, int bootstrap, uint64_t seed,
-                     mq_rank_eval *out, mq_err *err);
+ * score's reliability table and ECE on d's outcomes. `oracle` (one score per row
+ * of d, or NULL) is ranked too: on a synthetic world, the truth's own
+ * preferences, the ceiling of any ranker on these requests. */
+int mq_rank_evaluate(const mq_ranker *rk, const mq_rank_data *d, const float *oracle,
+                     int bootstrap, uint64_t seed, mq_rank_eval *out, mq_err *err);
 
 /* ------------------------------------------------------------ tree scoring ---- */
 
