@@ -301,6 +301,9 @@ static void *run_policy(void *ud) {
     memset(res, 0, sizeof *res);
     res->policy = u->pol;
     res->ttp = mq_malloc((g->n_sched + 1) * sizeof *res->ttp);
+    res->within = mq_malloc(g->n_sched + 1);
+    res->n_within = g->n_sched;
+    memset(res->within, MQ_SIMULATE_NO_PAGE, g->n_sched);
     mq_arena a;
     mq_arena_init(&a, (size_t)4 << 20, 0);
     double page_s = 0;
@@ -332,6 +335,7 @@ static void *run_policy(void *ud) {
         mq_rng_seed(&r, pg_sim_seed(g->o->seed, i), 0x6272);
         outcome oc = browse(u, s, &pg, &r, &res->impressions);
         res->sessions++;
+        res->within[i] = oc.played && oc.t <= g->o->target_s;
         if (oc.played) {
             res->played++;
             res->plays++;
@@ -393,6 +397,51 @@ static void finish_result(mq_simulate_result *r, const mq_simulate_opts *o, doub
 }
 
 /* -------------------------------------------------------------------- run ---- */
+
+/* Each policy against the fixed template on the sessions both ran: the
+ * difference of the share played within the target, and a paired bootstrap
+ * (Efron & Tibshirani 1993, percentile method) over those sessions. The sessions
+ * of one policy are not independent (its pages learn from the earlier ones), so
+ * the interval is an approximation; common random numbers make it narrow. */
+static void compare_with_template(mq_simulate_report *r, uint64_t seed) {
+    const mq_simulate_result *t = NULL;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->res[i].policy == MQ_PAGE_POLICY_TEMPLATE)
+            t = &r->res[i];
+    for (size_t i = 0; i < r->n; i++) {
+        mq_simulate_result *x = &r->res[i];
+        x->vs_template = x->vs_template_lo = x->vs_template_hi = NAN;
+        if (!t || x == t)
+            continue;
+        /* The paired differences, -1, 0 or 1 per session both ran. */
+        size_t n = 0, m = MQ_MIN(x->n_within, t->n_within);
+        int8_t *d = mq_malloc(m + 1);
+        long sum = 0;
+        for (size_t k = 0; k < m; k++)
+            if (x->within[k] != MQ_SIMULATE_NO_PAGE && t->within[k] != MQ_SIMULATE_NO_PAGE) {
+                d[n] = (int8_t)(x->within[k] - t->within[k]);
+                sum += d[n++];
+            }
+        if (n) {
+            enum { B = 1000 };
+            double *bs = mq_malloc(B * sizeof *bs);
+            mq_rng rng;
+            mq_rng_seed(&rng, seed, 0xC1 + (uint64_t)x->policy);
+            for (int b = 0; b < B; b++) {
+                long s = 0;
+                for (size_t k = 0; k < n; k++)
+                    s += d[mq_rng_below(&rng, (uint32_t)n)];
+                bs[b] = 100.0 * (double)s / (double)n;
+            }
+            qsort(bs, B, sizeof *bs, by_double);
+            x->vs_template = 100.0 * (double)sum / (double)n;
+            x->vs_template_lo = bs[(size_t)(0.025 * (B - 1))];
+            x->vs_template_hi = bs[(size_t)(0.975 * (B - 1))];
+            mq_free(bs);
+        }
+        mq_free(d);
+    }
+}
 
 static void sim_free(sim *g) {
     for (int k = 0; k < MQ_PAGE_POLICY_COUNT; k++) {
@@ -501,6 +550,7 @@ int mq_simulate_run(mq_store *s, const mq_bundle *b, const mq_page_params *pp,
         mq_free(runs[i].plays_by_title);
     }
     r->n = (size_t)n;
+    compare_with_template(r, o->seed);
     rc = MQ_OK;
 out:
     sim_free(&g);
@@ -513,7 +563,9 @@ out:
 void mq_simulate_free(mq_simulate_report *r) {
     for (size_t i = 0; i < MQ_PAGE_POLICY_COUNT; i++) {
         mq_free(r->res[i].ttp);
+        mq_free(r->res[i].within);
         r->res[i].ttp = NULL;
+        r->res[i].within = NULL;
     }
     r->n = 0;
 }
@@ -543,6 +595,19 @@ void mq_simulate_print(FILE *f, const mq_simulate_report *r) {
         fprintf(f, "%-10s %9.1f%% %10s %9.2f%% %10.1f %10.1f %8.0f %9.2f\n",
                 mq_page_policy_name(x->policy), 100 * x->share_target, med, 100 * x->take_rate,
                 x->watch_minutes, x->ecs, x->plays, x->page_ms);
+    }
+    bool head = false;
+    for (size_t i = 0; i < r->n; i++) {
+        const mq_simulate_result *x = &r->res[i];
+        if (isnan(x->vs_template))
+            continue;
+        if (!head)
+            fprintf(f, "\nagainst the fixed template, the same sessions (paired bootstrap 95%% "
+                       "CI):\n");
+        head = true;
+        fprintf(f, "%-10s %+6.2f points of sessions playing within %s [%+.2f, %+.2f]\n",
+                mq_page_policy_name(x->policy), x->vs_template, tgt, x->vs_template_lo,
+                x->vs_template_hi);
     }
 }
 
@@ -577,6 +642,11 @@ json_t *mq_simulate_json(const mq_simulate_report *r) {
         json_object_set_new(p, "watch_minutes_per_session", json_real(x->watch_minutes));
         json_object_set_new(p, "ecs", json_real(x->ecs));
         json_object_set_new(p, "page_ms", json_real(x->page_ms));
+        if (!isnan(x->vs_template))
+            json_object_set_new(p, "vs_template",
+                                json_pack("{s:f, s:[f, f]}", "points_within_target",
+                                          x->vs_template, "ci95", x->vs_template_lo,
+                                          x->vs_template_hi));
         json_array_append_new(pols, p);
     }
     json_object_set_new(root, "policies", pols);

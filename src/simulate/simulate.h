@@ -60,7 +60,19 @@ typedef struct mq_simulate_result {
     double page_ms;                       /* mean time to assemble a page */
     double *ttp;                          /* times to play (seconds), ascending; n_ttp = played */
     size_t n_ttp;
+    /* Per scheduled session, in schedule order (the same member, time and device
+     * for every policy): 1 played within target_s, 0 not, MQ_SIMULATE_NO_PAGE when
+     * no page could be built. */
+    uint8_t *within;
+    size_t n_within;
+    /* Against the fixed template on the same sessions (common random numbers):
+     * the difference of share_target, in points, and its paired bootstrap 95%
+     * interval (1,000 resamples of the sessions both policies ran). NaN for the
+     * template itself, or when it was not simulated. */
+    double vs_template, vs_template_lo, vs_template_hi;
 } mq_simulate_result;
+
+#define MQ_SIMULATE_NO_PAGE 0xFF
 
 typedef struct mq_simulate_report {
     mq_simulate_opts opts;
