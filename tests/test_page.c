@@ -655,6 +655,75 @@ Test(page, different_tastes_get_different_row_orders_with_models) {
     mq_config_destroy(cfg);
 }
 
+/* Genres (of title id: (id - 1) % 4) and genre x tag themes in the visible
+ * places (6 on a TV) of the first `rows` rows. */
+static int themes_on_top(const mq_page *pg, size_t rows) {
+    bool seen[8] = {0};
+    int n = 0;
+    for (size_t i = 0; i < pg->n_rows && i < rows; i++)
+        for (size_t k = 0; k < pg->rows[i].n_items && k < 6; k++) {
+            uint32_t t = pg->rows[i].items[k].title_id - 1;
+            int th = (int)(t % 4) * 2 + (int)((t / 4) % 2); /* genre, and its second tag */
+            n += !seen[th];
+            seen[th] = true;
+        }
+    return n;
+}
+
+/* A member the page knows nothing about, on a catalogue where one genre is far
+ * more popular: with page.coverage_weight the first rows spread over more themes
+ * than the popular rows alone would show (here 6 of the 8 genre x tag themes
+ * against 4). */
+Test(page, an_unknown_taste_gets_first_rows_spread_over_themes) {
+    mq_entry e[600];
+    size_t n = 0;
+    for (uint32_t u = 0; u < 60; u++)
+        for (uint32_t k = 0; k < 8; k++) {
+            uint32_t g = u < 45 ? 0 : u % 4; /* comedies, mostly */
+            e[n++] = (mq_entry){u, g + 4 * ((u + 3 * k) % 24), 1.0f, 0.0f, 1,
+                                NOW - (int64_t)k * DAY_MS};
+        }
+    mq_matrix *m = mq_matrix_from_entries(60, N_TITLES, e, n);
+    mq_config *cfg = mq_config_create();
+    mq_train_params p;
+    mq_train_params_from_config(&p, cfg);
+    p.models = (1u << MQ_MODEL_POPULAR) | (1u << MQ_MODEL_TRENDING) | (1u << MQ_MODEL_KNN);
+    p.threads = 1;
+    mq_bundle *b = NULL;
+    mq_err err = {0};
+    cr_assert_eq(mq_train(m, &p, NULL, NULL, NULL, &b, &err), MQ_OK, "%s", err.msg);
+    int spread[2];
+    for (int with = 0; with < 2; with++) {
+        mq_page_params pp;
+        mq_page_params_default(&pp);
+        pp.theme_min_titles = 5;
+        pp.cache_pages = 0;
+        pp.explore = 0;
+        pp.coverage_weight = with ? 1.0 : 0.0;
+        mq_page_service *s;
+        cr_assert_eq(mq_page_service_create(&pp, &s, &err), MQ_OK, "%s", err.msg);
+        cr_assert_eq(mq_page_service_set_catalog(s, make_catalog(), &err), MQ_OK, "%s", err.msg);
+        mq_state *st = mq_state_create(&sem);
+        mq_arena a;
+        mq_arena_init(&a, 1 << 20, 0);
+        mq_page_request rq = request(st, 9);
+        rq.bundle = b;
+        rq.bundle_version = 1;
+        mq_page pg;
+        build(s, &rq, &a, &pg);
+        spread[with] = themes_on_top(&pg, 3);
+        mq_page_done(s, &pg);
+        mq_arena_free(&a);
+        mq_state_destroy(st);
+        mq_page_service_destroy(s);
+    }
+    cr_assert_gt(spread[1], spread[0], "themes in the first 3 rows: %d with coverage, %d without",
+                 spread[1], spread[0]);
+    mq_bundle_destroy(b);
+    mq_matrix_destroy(m);
+    mq_config_destroy(cfg);
+}
+
 Test(page, every_policy_builds_a_page) {
     mq_page_service *s = service(0);
     mq_state *st = mq_state_create(&sem);

@@ -8,6 +8,7 @@
  *   - kind_penalty x (rows of r's kind above)
  *   - theme_penalty x (largest facet overlap with a row above)
  *   - skip_demotion x ln(1 + times the profile scrolled past r)
+ *   + coverage_weight / (1 + titles played) x coverage(r | above)
  *   + explore x noise(session seed, r)
  *
  * quality is the position-discounted mean (weights 1 / ln(2 + i), as in DCG) of
@@ -15,6 +16,14 @@
  * here: titles already used where they may not repeat are skipped, titles seen
  * lower on the page count half, and a row with fewer titles than places loses
  * the empty ones. So a row whose best titles are already above falls back.
+ *
+ * coverage is the share of r's visible titles' themes (genres, genre x tag
+ * combinations) not yet in the visible places of the rows above. A member whose
+ * taste is unknown finds something sooner on a page that spreads its first rows
+ * over many themes than on one whose rows are all the same few popular ones (the
+ * chance of a play is roughly the prior weight of the themes shown, not the sum
+ * of the titles' popularity); as plays reveal the taste, the ranker's utilities
+ * take over.
  *
  * Placement rules: within the first screen (page.screen_rows x page.screen_cols)
  * no title appears twice; below it a title appears at most page.max_repeats
@@ -94,6 +103,24 @@ static double quality(const pg_req *q, const pg_cand *c, int pos) {
     return den > 0 ? num / den : 0;
 }
 
+static double coverage(const pg_req *q, const pg_cand *c, int pos) {
+    const pg_snap *s = q->snap;
+    int V = MQ_MIN(q->fmt.visible, MAX_VISIBLE);
+    double fresh = 0;
+    int col = 0;
+    for (uint32_t k = 0; k < c->n && col < V; k++) {
+        uint32_t t = c->list[(c->rotate + k) % c->n];
+        if (!allowed(q, t, pos, col))
+            continue;
+        uint32_t a = s->tt_ptr[t], z = s->tt_ptr[t + 1], n = 0;
+        for (uint32_t j = a; j < z; j++)
+            n += !q->covered[s->tt_idx[j]];
+        fresh += z > a ? (double)n / (double)(z - a) : 0;
+        col++;
+    }
+    return fresh / (double)V;
+}
+
 static double overlap(const pg_cand *a, const pg_cand *b) {
     if (!a->n_facets || !b->n_facets)
         return 0;
@@ -121,6 +148,8 @@ static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *k
     }
     s -= q->p->theme_penalty * ov;
     s -= q->p->skip_demotion * log1p((double)c->skipped);
+    if (q->p->coverage_weight > 0)
+        s += q->p->coverage_weight / (1.0 + q->played) * coverage(q, c, pos);
     s += q->p->explore * noise(q, c);
     return s;
 }
@@ -183,6 +212,10 @@ static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_
 }
 
 static void commit(pg_req *q, const pg_item *items, uint32_t n, int pos) {
+    const pg_snap *s = q->snap;
+    for (uint32_t i = 0; i < n && (int)i < q->fmt.visible; i++)
+        for (uint32_t j = s->tt_ptr[items[i].title]; j < s->tt_ptr[items[i].title + 1]; j++)
+            q->covered[s->tt_idx[j]] = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *u = &q->use[items[i].title];
         if ((*u & USE_COUNT) < USE_COUNT)

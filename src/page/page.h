@@ -118,6 +118,7 @@ typedef struct mq_page_params {
     double theme_penalty;         /* ... per unit of theme overlap with rows above */
     double skip_demotion;         /* ... per ln(1 + times scrolled past) */
     double affinity_weight;       /* row score per unit of the profile's theme share */
+    double coverage_weight;       /* row score per unit of new themes, by 1 / (1 + plays) */
     double thumbs_down_damp;      /* match lost by titles similar to a thumbs down */
     double impression_damp;       /* match kept per unplayed impression (fallback ranker) */
     double explore;               /* scale of the session's row-score noise */

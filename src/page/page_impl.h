@@ -219,6 +219,8 @@ typedef struct pg_req {
     uint8_t *use;       /* appearances on the page; bit 7: in the first screen */
     double *theme_aff;  /* per theme: the profile's share of positive weight */
     double hist_weight; /* total positive weight */
+    uint32_t played;    /* titles the profile played */
+    uint8_t *covered;   /* per theme: shown in the visible places of a chosen row */
     int64_t session;
     uint64_t seed;
     mq_rng rng;

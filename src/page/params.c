@@ -77,6 +77,7 @@ void mq_page_params_default(mq_page_params *p) {
     p->theme_penalty = 0.06;
     p->skip_demotion = 0.03;
     p->affinity_weight = 0;
+    p->coverage_weight = 0.3;
     p->thumbs_down_damp = 0.5;
     p->impression_damp = 1;
     p->explore = 0.01;
@@ -113,6 +114,7 @@ int mq_page_params_from_config(mq_page_params *p, const mq_config *c, mq_err *er
     p->theme_penalty = mq_config_num(c, "page.theme_penalty");
     p->skip_demotion = mq_config_num(c, "page.skip_demotion");
     p->affinity_weight = mq_config_num(c, "page.affinity_weight");
+    p->coverage_weight = mq_config_num(c, "page.coverage_weight");
     p->thumbs_down_damp = mq_config_num(c, "page.thumbs_down_damp");
     p->impression_damp = mq_config_num(c, "page.impression_damp");
     p->explore = mq_config_num(c, "page.explore");

@@ -56,10 +56,12 @@ static void base_flags(pg_req *q) {
 static void affinities(pg_req *q) {
     const pg_snap *s = q->snap;
     q->hist_weight = 0;
+    q->played = 0;
     if (!q->have_view)
         return;
     for (size_t i = 0; i < q->view.n_titles; i++) {
         const mq_state_title *h = &q->view.titles[i];
+        q->played += h->plays > 0;
         double w = h->weight - h->negative;
         if (h->title_id >= q->end || !s->title[h->title_id] || !(w > 0))
             continue;

@@ -192,7 +192,8 @@ int mq_page_build(mq_page_service *s, const mq_page_request *rq, mq_arena *a, mq
         q.flags = mq_arena_alloc(a, e);
         q.use = mq_arena_alloc(a, e);
         q.theme_aff = mq_arena_alloc(a, ((size_t)snap->n_themes + 1) * sizeof *q.theme_aff);
-        if (!q.u || !q.match || !q.key || !q.flags || !q.use || !q.theme_aff) {
+        q.covered = mq_arena_alloc(a, (size_t)snap->n_themes + 1);
+        if (!q.u || !q.match || !q.key || !q.flags || !q.use || !q.theme_aff || !q.covered) {
             rc = mq_err_set(err, MQ_ENOMEM, "page: the request arena is full");
             goto out;
         }
@@ -202,6 +203,7 @@ int mq_page_build(mq_page_service *s, const mq_page_request *rq, mq_arena *a, mq
         for (size_t t = 0; t < e; t++)
             q.match[t] = NAN;
         memset(q.theme_aff, 0, ((size_t)snap->n_themes + 1) * sizeof *q.theme_aff);
+        memset(q.covered, 0, (size_t)snap->n_themes + 1);
         if ((rc = pg_score(&q, err)))
             goto out;
         t2 = mq_mono_s();

@@ -275,6 +275,10 @@ enum { T_NUM, T_STR };
       "Row score lost per ln(1 + times the profile scrolled past the row).")            \
     X("page.affinity_weight", T_NUM, "0", 0, 10,                                        \
       "Row score per unit of the profile's share of positive weight in the row's theme.") \
+    X("page.coverage_weight", T_NUM, "0.3", 0, 10,                                      \
+      "Row score per unit of new genres and themes its visible titles bring to the page, " \
+      "times 1 / (1 + titles the profile played): the less known the taste, the more "  \
+      "the first rows spread over it.")                                                  \
     X("page.thumbs_down_damp", T_NUM, "0.5", 0, 1,                                      \
       "Match lost by the title most similar to a thumbs down (less for less similar).") \
     X("page.impression_damp", T_NUM, "1", 0, 1,                                         \
