@@ -442,8 +442,12 @@ static void build_new(pg_req *q) {
         n++;
     if (!n)
         return;
+    /* Say which window it is: days before now, or (nothing that recent) the
+     * catalogue's latest arrivals, whose items say how long ago they came. */
+    bool recent = q->rq->now_ms - s->newest_ms <= 86400000LL;
     pg_cand *c = add(q, MQ_ROW_NEW, 0, "new-releases", "New Releases",
-                     pg_strdupf(q->a, "Added in the last %d days", q->p->new_days));
+                     recent ? pg_strdupf(q->a, "Added in the last %d days", q->p->new_days)
+                            : "The latest additions to the catalogue");
     fill(q, c, s->newest, n, true);
     c->prior = 0;
 }
