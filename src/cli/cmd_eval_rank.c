@@ -205,7 +205,7 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
         printf("\n  ranker vs best single model (%s): %+.1f%% relative, bootstrap 95%% CI "
                "[%+.1f%%, %+.1f%%]\n",
                mq_model_name(ev.best), 100 * ev.rel_gain, 100 * ev.ci_lo, 100 * ev.ci_hi);
-        printf("  by the profile's history when the page came (titles touched):\n"
+        printf("  by the profile's history at the request (titles touched):\n"
                "    history        requests   ranker   %-8s%s\n",
                mq_model_name(ev.best), ev.ndcg_oracle == ev.ndcg_oracle ? "  oracle" : "");
         for (int h = 0; h < 4; h++)
