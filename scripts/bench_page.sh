@@ -195,7 +195,7 @@ out=$work/section.md
   echo
   echo "The full page against the fixed template needs more sessions to tell them apart (most"
   echo "members play within 90 s under both; the difference is in members with no plays yet):"
-  echo "\\`marquee simulate --sessions 60000 --seed 1 --policies template,full\\`:"
+  echo "\`marquee simulate --sessions 60000 --seed 1 --policies template,full\`:"
   echo
   echo '```'
   cat "$work/sim60k.txt"
