@@ -2,8 +2,8 @@
  * with planted structure (every model beats random and popularity by a wide
  * margin), EASE against the direct formula, iALS's loss decreasing monotonically,
  * fold-in equal to the training solve, the matrix builder's reading of events,
- * top-k, cold start, and the bundle (round trip, truncation and corruption
- * refused with a clear message, the previous bundle kept). */
+ * top-k (the heap and the radix selection agree), cold start, and the bundle (round trip,
+ * truncation and corruption refused with a clear message, the previous bundle kept). */
 #include "eval/eval.h"
 #include "helpers.h"
 
@@ -397,6 +397,56 @@ Test(models, topk_orders_by_score_then_column_and_skips_excluded) {
     cr_assert_eq(mq_topk(s, 6, 0, cols, sc), 0);
     float all_out[] = {-INFINITY, -INFINITY};
     cr_assert_eq(mq_topk(all_out, 2, 3, cols, sc), 0);
+}
+
+/* The radix selection against the heap on what makes selection hard: ties
+ * straddling the k-th place, clustered scores (one digit bucket holding most of
+ * them), both zeros, negatives, NaN and -INFINITY, and every k. */
+Test(models, topk_radix_equals_the_heap) {
+    enum { N = 3000 };
+    float *s = mq_malloc(N * sizeof *s);
+    uint32_t *a = mq_malloc(N * sizeof *a), *b = mq_malloc(N * sizeof *b);
+    float *sa = mq_malloc(N * sizeof *sa), *sb = mq_malloc(N * sizeof *sb);
+    uint64_t *scratch = mq_malloc(mq_topk_scratch_len(N) * sizeof *scratch);
+    mq_rng r;
+    mq_rng_seed(&r, 3, 9);
+    for (int shape = 0; shape < 4; shape++) {
+        for (int i = 0; i < N; i++) {
+            double u = mq_rng_unif(&r);
+            switch (shape) {
+            case 0: /* spread */
+                s[i] = (float)(mq_rng_unif(&r) * 200 - 100);
+                break;
+            case 1: /* few distinct values: ties everywhere */
+                s[i] = (float)mq_rng_below(&r, 7) - 3.0f;
+                break;
+            case 2: /* one narrow cluster, a few far above */
+                s[i] = u < 0.01 ? (float)(10 + u) : (float)(0.5 + 1e-6 * mq_rng_unif(&r));
+                break;
+            default: /* the excluded and the odd */
+                s[i] = u < 0.1    ? -INFINITY
+                       : u < 0.15 ? NAN
+                       : u < 0.3  ? 0.0f
+                       : u < 0.45 ? -0.0f
+                                  : (float)(mq_rng_unif(&r) - 0.5);
+            }
+        }
+        size_t ks[] = {0, 1, 2, 17, 200, 999, 1000, 2500, N, N + 5};
+        for (size_t q = 0; q < sizeof ks / sizeof *ks; q++) {
+            size_t na = mq_topk(s, N, ks[q], a, sa);
+            size_t nb = mq_topk_radix(s, N, ks[q], b, sb, scratch);
+            cr_assert_eq(na, nb, "shape %d, k %zu: %zu vs %zu titles", shape, ks[q], na, nb);
+            for (size_t i = 0; i < na; i++)
+                cr_assert_eq(a[i], b[i], "shape %d, k %zu, place %zu: column %u vs %u", shape,
+                             ks[q], i, a[i], b[i]);
+        }
+    }
+    mq_free(s);
+    mq_free(a);
+    mq_free(b);
+    mq_free(sa);
+    mq_free(sb);
+    mq_free(scratch);
 }
 
 Test(models, cold_titles_borrow_from_content_and_empty_histories_get_popularity) {

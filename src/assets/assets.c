@@ -44,6 +44,7 @@ void mq_assets_destroy(mq_assets *a) {
     mq_free(a->profs.items);
     mq_free(a->prof_pool.items);
     u64map_free(&a->pins);
+    mq_free(a->pin_bloom.items);
     attrib_free(&a->at);
     mq_free(a->ctx_pool.items);
     mq_free(a->ctx_free.items);
@@ -130,6 +131,35 @@ int mq_assets_arms(const mq_assets *a, mq_asset_slot slot, mq_asset_arm *out, in
             }
         }
     return n;
+}
+
+static uint32_t pin_bit(uint32_t title) {
+    uint64_t x = (uint64_t)title * 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(x >> 56) % (PIN_BLOOM_WORDS * 64);
+}
+
+void assets_pin_note(mq_assets *a, uint32_t profile, uint32_t title) {
+    size_t need = ((size_t)profile + 1) * PIN_BLOOM_WORDS;
+    while (a->pin_bloom.len < need)
+        MQ_VEC_PUSH(&a->pin_bloom, 0);
+    uint32_t bit = pin_bit(title);
+    a->pin_bloom.items[(size_t)profile * PIN_BLOOM_WORDS + bit / 64] |= 1ULL << (bit % 64);
+}
+
+bool assets_pin_maybe(const mq_assets *a, uint32_t profile, uint32_t title) {
+    size_t w = (size_t)profile * PIN_BLOOM_WORDS;
+    if (w >= a->pin_bloom.len)
+        return false;
+    uint32_t bit = pin_bit(title);
+    return a->pin_bloom.items[w + bit / 64] >> (bit % 64) & 1;
+}
+
+void assets_pin_rebuild(mq_assets *a) {
+    a->pin_bloom.len = 0;
+    uint64_t *keys = u64map_sorted_keys(&a->pins);
+    for (size_t i = 0; i < a->pins.n; i++)
+        assets_pin_note(a, (uint32_t)(keys[i] >> 32), (uint32_t)keys[i]);
+    mq_free(keys);
 }
 
 int mq_assets_pinned(const mq_assets *a, uint32_t profile_id, uint32_t title_id) {

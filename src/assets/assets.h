@@ -166,7 +166,8 @@ typedef struct mq_asset_context {
         bool ready;
         uint64_t version; /* mq_assets_version when it was prepared */
         int n_draws;
-        float taste[MQ_ASSETS_MAX_TASTE]; /* normalized */
+        double share[MQ_ASSETS_MAX_DRAWS + 1]; /* c draws' share: 1/K added c times */
+        float taste[MQ_ASSETS_MAX_TASTE];      /* normalized */
         float w[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS][MQ_ASSETS_MAX_DRAWS];
         float u[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS][MQ_ASSETS_MAX_DRAWS];
         float w_mean[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS];
@@ -211,6 +212,25 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx);
  * builder calls it for every title it shows. MQ_EINVAL when ctx is not prepared. */
 int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_title *t,
                      mq_rng *rng, mq_asset_choice *out);
+/* What mq_assets_choose draws from for title t, every slot: the policy's
+ * distribution and why. A title shown several times on a page is drawn for as
+ * many times, from the same distributions: mq_assets_dists once, mq_assets_draw
+ * each time (the same choices, draws and propensities as mq_assets_choose each
+ * time). */
+typedef struct mq_asset_dists {
+    const void *ti; /* private: the model's title (NULL: the model does not have it) */
+    int n[MQ_SLOT_COUNT];
+    mq_asset_reason why[MQ_SLOT_COUNT];
+    double pol[MQ_SLOT_COUNT][MQ_ASSETS_MAX_VARIANTS];
+} mq_asset_dists;
+/* For the title with internal id title_id (t->id). MQ_EINVAL when ctx is not
+ * prepared. Allocation-free. */
+int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t title_id,
+                    mq_asset_dists *out);
+/* A choice for t drawn from d (made by mq_assets_dists for t) with rng; t is
+ * read only for a title the model does not have (its editorial defaults). */
+void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
+                    mq_asset_choice *out);
 /* The policy's whole distribution over the slot's variants of t (what
  * mq_assets_choose draws from): probs[i] for i < the returned count, summing to 1.
  * Returns 0 when the title has no variant for the slot. */

@@ -45,6 +45,14 @@ static inline uint64_t pair_key(uint32_t profile, uint32_t title) {
     return (uint64_t)profile << 32 | title;
 }
 
+/* assets.c: the pins' per-profile filter (mq_assets.pin_bloom). */
+#define PIN_BLOOM_WORDS 4
+void assets_pin_note(mq_assets *a, uint32_t profile, uint32_t title);
+/* False when title is surely not pinned for profile. */
+bool assets_pin_maybe(const mq_assets *a, uint32_t profile, uint32_t title);
+/* Rebuilds the filter from the pins (after they were replaced). */
+void assets_pin_rebuild(mq_assets *a);
+
 /* ----------------------------------------------------------------- titles ---- */
 
 typedef struct variant_info {
@@ -204,6 +212,11 @@ struct mq_assets {
     int prof_stride;
     int pers_off[MQ_SLOT_COUNT]; /* offset of the slot's counters in a profile block */
     u64map pins;                 /* (profile, title) -> artwork variant */
+    /* By profile id, PIN_BLOOM_WORDS words: a Bloom filter (one bit per title) of
+     * the titles pinned for the profile, never cleared but rebuilt with the
+     * pins. A page asks about a thousand titles of one profile, most never
+     * pinned; the map is a cache miss per question, the filter one per page. */
+    MQ_VEC(uint64_t) pin_bloom;
     /* pending impressions and their context vectors */
     attrib at;
     MQ_VEC(float) ctx_pool;

@@ -374,6 +374,8 @@ static int parse(mq_assets *a, reader *r, bool commit, mq_err *err) {
         if (commit)
             u64map_put(&a->pins, key, v);
     }
+    if (commit)
+        assets_pin_rebuild(a);
     /* pending impressions */
     int64_t clock = r_i64(r);
     uint64_t live = r_u64(r);

@@ -114,6 +114,9 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
     }
     ctx->prep.version = mq_assets_version(a);
     ctx->prep.n_draws = K;
+    ctx->prep.share[0] = 0;
+    for (int c = 1; c <= K && c <= MQ_ASSETS_MAX_DRAWS; c++)
+        ctx->prep.share[c] = ctx->prep.share[c - 1] + 1.0 / K;
     ctx->prep.ready = true;
 }
 
@@ -125,8 +128,9 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
  * Branch-free loops of constant length, so that the compiler vectorizes them:
  * this is the per-title cost of a page. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* one AVX2 clone, picked at load time where the CPU has it */
-#define TS_CLONES __attribute__((target_clones("avx2", "default")))
+/* AVX-512 and AVX2 clones, picked at load time by what the CPU has (lanes are
+ * independent and nothing is contracted, so every clone gives the same bits) */
+#define TS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TS_CLONES
 #endif
@@ -162,6 +166,18 @@ TS_ARGMAX(16)
 TS_ARGMAX(32)
 TS_ARGMAX(64)
 
+/* How many of the K draws each of the n variants wins (argf from ts_argmax, its
+ * lanes past K zero): a compare per lane, of constant length to vectorize. */
+TS_CLONES static void ts_count(const float *argf, int K, int n, int *cnt) {
+    for (int i = 0; i < n; i++) {
+        int c = 0;
+        const float fi = (float)i;
+        for (int k = 0; k < MQ_ASSETS_MAX_DRAWS; k++)
+            c += (argf[k] == fi) & (k < K);
+        cnt[i] = c;
+    }
+}
+
 static int argmax(const double *v, int n) {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -179,7 +195,8 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
     const variant_info *v = slot_variants(a, ti, s);
     for (int i = 0; i < n; i++)
         pol[i] = 0;
-    if (s == MQ_SLOT_ARTWORK && a->p.stable && ctx->profile_id && a->pins.n) {
+    if (s == MQ_SLOT_ARTWORK && a->p.stable && ctx->profile_id && a->pins.n &&
+        assets_pin_maybe(a, ctx->profile_id, (uint32_t)(ti - a->titles.items))) {
         int pv = mq_assets_pinned(a, ctx->profile_id, ti - a->titles.items);
         if (pv >= 0 && pv < n) {
             pol[pv] = 1;
@@ -203,15 +220,21 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
     switch (a->p.policy) {
     case MQ_APOL_THOMPSON: {
         const int K = ctx->prep.n_draws;
-        float argf[MQ_ASSETS_MAX_DRAWS];
+        float argf[MQ_ASSETS_MAX_DRAWS] = {0};
         if (K <= 16)
             ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
         else if (K <= 32)
             ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
         else
             ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
-        for (int k = 0; k < K; k++)
-            pol[(int)argf[k]] += 1.0 / K;
+        /* Each variant's share of the draws it wins, counted per variant: adding
+         * 1/K into pol[argf[k]] draw by draw made each addition wait for the
+         * previous one, at every title and slot of a page. The share of c draws
+         * is 1/K added c times, as those additions summed it. */
+        int cnt[MQ_ASSETS_MAX_VARIANTS];
+        ts_count(argf, K, n, cnt);
+        for (int i = 0; i < n; i++)
+            pol[i] = ctx->prep.share[cnt[i]];
         return MQ_ASSET_POLICY;
     }
     case MQ_APOL_LINUCB:
@@ -273,16 +296,31 @@ int mq_assets_distribution(const mq_assets *a, const mq_asset_context *ctx, cons
     return ti->s[slot].n;
 }
 
-int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_title *t,
-                     mq_rng *rng, mq_asset_choice *out) {
+int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t title_id,
+                    mq_asset_dists *out) {
+    out->ti = NULL;
+    if (!ctx->prep.ready)
+        return MQ_EINVAL;
+    const title_info *ti = features_title(a, title_id);
+    out->ti = ti;
+    if (!ti)
+        return MQ_OK;
+    /* how well the title suits the profile: crossed with every tag */
+    const float aff = (float)features_affinity_n(ctx->prep.taste, ti);
+    for (int s = 0; s < MQ_SLOT_COUNT; s++) {
+        out->n[s] = (int)ti->s[s].n;
+        if (out->n[s])
+            out->why[s] = policy_dist(a, ctx, ti, s, aff, out->pol[s]);
+    }
+    return MQ_OK;
+}
+
+void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
+                    mq_asset_choice *out) {
     memset(out, 0, sizeof *out);
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         out->slot[s].variant = NO_VARIANT;
-    if (!ctx->prep.ready)
-        return MQ_EINVAL;
-    const title_info *ti = features_title(a, t->id);
-    /* how well the title suits the profile: crossed with every tag */
-    const float aff = ti ? (float)features_affinity_n(ctx->prep.taste, ti) : 0.0f;
+    const title_info *ti = d->ti;
     for (int s = 0; s < MQ_SLOT_COUNT; s++) {
         mq_asset_pick *pk = &out->slot[s];
         if (!ti) {
@@ -300,11 +338,13 @@ int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_t
             }
             continue;
         }
-        const int n = ti->s[s].n;
+        const int n = d->n[s];
         if (!n)
             continue;
-        double probs[MQ_ASSETS_MAX_VARIANTS], pol[MQ_ASSETS_MAX_VARIANTS];
-        mq_asset_reason why = full_dist(a, ctx, ti, s, aff, probs, pol);
+        const double *pol = d->pol[s];
+        mq_asset_reason why = d->why[s];
+        /* the mixture with epsilon-uniform exploration, as full_dist */
+        double eps = why == MQ_ASSET_PINNED ? 0 : a->p.epsilon;
         int pick;
         if (why != MQ_ASSET_PINNED && mq_rng_unif(rng) < a->p.epsilon) {
             pick = (int)mq_rng_below(rng, (uint32_t)n);
@@ -327,8 +367,20 @@ int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_t
         }
         pk->variant = pick;
         pk->id = slot_variants(a, ti, s)[pick].id;
-        pk->propensity = probs[pick];
+        pk->propensity = (1 - eps) * pol[pick] + eps / n;
     }
+}
+
+int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_title *t,
+                     mq_rng *rng, mq_asset_choice *out) {
+    mq_asset_dists d;
+    if (mq_assets_dists(a, ctx, t->id, &d) != MQ_OK) {
+        memset(out, 0, sizeof *out);
+        for (int s = 0; s < MQ_SLOT_COUNT; s++)
+            out->slot[s].variant = NO_VARIANT;
+        return MQ_EINVAL;
+    }
+    mq_assets_draw(a, &d, t, rng, out);
     return MQ_OK;
 }
 

@@ -295,8 +295,10 @@ static void finalize(mq_assets *a, const pending *pd, double reward) {
 
 static void pin(mq_assets *a, const pending *pd) {
     int v = pd->var[MQ_SLOT_ARTWORK];
-    if (a->p.stable && v != NO_VARIANT)
+    if (a->p.stable && v != NO_VARIANT) {
         u64map_put(&a->pins, pair_key(pd->profile, pd->title), (uint64_t)v);
+        assets_pin_note(a, pd->profile, pd->title);
+    }
 }
 
 void mq_assets_advance(mq_assets *a, int64_t now_ms) {

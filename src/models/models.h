@@ -326,12 +326,25 @@ void mq_model_score_all(const mq_bundle *b, const float *user_vec, float *scores
  * the caller's choice: mq_model_exclude. */
 int mq_model_score(const mq_bundle *b, mq_model_kind k, const mq_hist_item *h, size_t n,
                    float *scores, mq_model_ws *ws, mq_err *err);
+/* The bundle's own array that mq_model_score would copy for (k, h): trending for
+ * the trending model, popularity for the popular one and for a history with
+ * nothing usable; NULL when the scores depend on the history. Callers that order
+ * titles by these scores can order them once per bundle. */
+const float *mq_model_fixed_scores(const mq_bundle *b, mq_model_kind k, const mq_hist_item *h,
+                                   size_t n);
 /* Sets the score of every title in h to -INFINITY (columns outside the bundle are
  * ignored). */
 void mq_model_exclude(const mq_bundle *b, float *scores, const mq_hist_item *h, size_t n);
 /* The k best columns by score, best first (ties: lower column first), skipping
  * -INFINITY. Returns how many were written (<= k). */
 size_t mq_topk(const float *scores, uint32_t n, size_t k, uint32_t *cols, float *out_scores);
+/* The same result as mq_topk (NaN is skipped too), by a radix selection of the
+ * k-th key and a radix sort of the few at or above it: linear in n, where the
+ * heap costs n log k in mispredicted comparisons, so faster when k is more than
+ * a few dozen. scratch holds mq_topk_scratch_len(n) uint64 (not kept). */
+size_t mq_topk_radix(const float *scores, uint32_t n, size_t k, uint32_t *cols, float *out_scores,
+                     uint64_t *scratch);
+size_t mq_topk_scratch_len(uint32_t n);
 
 /* ----------------------------------------------------------- iALS details ---- */
 

@@ -1,7 +1,7 @@
 /* numeric.c: small numeric pieces the models share: dot/axpy, a k x k Cholesky
  * solve (used identically by the iALS exact user step and by fold-in, so the two
- * agree to the last bit), CRC-32C for the bundle's checksums, a top-k heap, and the
- * parallel-for that shares the thread budget with OpenBLAS. */
+ * agree to the last bit), CRC-32C for the bundle's checksums, top-k by a heap or by a
+ * radix selection, and the parallel-for that shares the thread budget with OpenBLAS. */
 #include "models_impl.h"
 
 #include <cblas.h>
@@ -202,6 +202,107 @@ size_t mq_topk(const float *scores, uint32_t n, size_t k, uint32_t *cols, float 
     if (!out_scores)
         mq_free(s);
     return got;
+}
+
+/* ------------------------------------------------------------ radix top-k ---- */
+
+/* Order-preserving map of a score to an unsigned key (larger score, larger key);
+ * -0 is +0 (they compare equal, so their ties go by index as in mq_topk), and
+ * -INFINITY and NaN, which are never returned, map to 0 below every other key. */
+static uint32_t score_key(float v) {
+    float z = v + 0.0f; /* -0 + 0 = +0; every other value unchanged */
+    uint32_t u;
+    memcpy(&u, &z, sizeof u);
+    u = (u & 0x80000000u) ? ~u : u | 0x80000000u;
+    return v > -INFINITY ? u : 0;
+}
+
+size_t mq_topk_scratch_len(uint32_t n) {
+    return (size_t)n / 2 + 2 * (size_t)n + 3;
+}
+
+/* Three levels of digits, most significant first, for the selection. */
+static const int sel_shift[3] = {21, 10, 0};
+static const int sel_bits[3] = {11, 11, 10};
+/* A selection stops refining once the keys it keeps exceed k by at most this
+ * many: sorting a few more is cheaper than another pass over n. */
+#define TOPK_SLACK 256
+
+size_t mq_topk_radix(const float *scores, uint32_t n, size_t k, uint32_t *cols, float *out_scores,
+                     uint64_t *scratch) {
+    if (k == 0 || n == 0)
+        return 0;
+    uint32_t *key = (uint32_t *)scratch;
+    uint64_t *a = scratch + n / 2 + 1, *b = a + n + 1;
+    uint32_t hist[2048];
+    /* The selection: which digit prefix holds the k-th best key, refined one
+     * digit at a time while that bucket is large. Keys >= lo are then the best k
+     * and a few more. */
+    memset(hist, 0, sizeof hist);
+    for (uint32_t c = 0; c < n; c++) {
+        uint32_t u = score_key(scores[c]);
+        key[c] = u;
+        hist[u >> 21]++;
+    }
+    size_t m = n - hist[0]; /* rankable keys are >= 0x00800000: bucket 0 is the excluded */
+    size_t want = k < m ? k : m;
+    if (want == 0)
+        return 0;
+    uint32_t prefix = 0, mask = 0;
+    size_t above = 0;
+    for (int level = 0; level < 3; level++) {
+        uint32_t width = 1u << sel_bits[level];
+        if (level > 0) {
+            memset(hist, 0, width * sizeof *hist);
+            for (uint32_t c = 0; c < n; c++)
+                if ((key[c] & mask) == prefix)
+                    hist[(key[c] >> sel_shift[level]) & (width - 1)]++;
+        }
+        uint32_t d = width - 1;
+        while (d > 0 && above + hist[d] < want)
+            above += hist[d--];
+        prefix |= d << sel_shift[level];
+        mask |= (width - 1) << sel_shift[level];
+        if (above + hist[d] - want <= TOPK_SLACK)
+            break;
+    }
+    uint32_t lo = prefix; /* > 0: a rankable key's bucket */
+    size_t g = 0;
+    for (uint32_t c = 0; c < n; c++) {
+        a[g] = ((uint64_t)~key[c] << 32) | c;
+        g += key[c] >= lo;
+    }
+    /* LSD radix sort on the inverted keys (stable: equal keys keep the index
+     * order they were gathered in), a byte at a time, skipping bytes every key
+     * shares. The four bytes' counts are taken in one pass. */
+    uint32_t cnt[4][257];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < g; i++) {
+        uint32_t hi = (uint32_t)(a[i] >> 32);
+        cnt[0][(hi & 0xff) + 1]++;
+        cnt[1][((hi >> 8) & 0xff) + 1]++;
+        cnt[2][((hi >> 16) & 0xff) + 1]++;
+        cnt[3][(hi >> 24) + 1]++;
+    }
+    for (int d = 0; d < 4; d++) {
+        int shift = 32 + 8 * d;
+        uint32_t *c = cnt[d];
+        if (c[((a[0] >> shift) & 0xff) + 1] == g)
+            continue;
+        for (int v = 0; v < 256; v++)
+            c[v + 1] += c[v];
+        for (size_t i = 0; i < g; i++)
+            b[c[(a[i] >> shift) & 0xff]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < want; i++) {
+        cols[i] = (uint32_t)a[i];
+        if (out_scores)
+            out_scores[i] = scores[cols[i]];
+    }
+    return want;
 }
 
 /* ---------------------------------------------------------- parallel for ---- */

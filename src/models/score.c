@@ -18,6 +18,10 @@ struct mq_model_ws {
     float *solve; /* k*k + k */
     float *feat;  /* n_feats */
     float pop_max;
+    /* 1e-12 popular[j] / pop_max, the score of a title no history reaches, once
+     * per workspace rather than divided again by every request; NULL when there
+     * is no popularity. */
+    float *tiny;
 };
 
 mq_model_ws *mq_model_ws_create(const mq_bundle *b) {
@@ -30,6 +34,11 @@ mq_model_ws *mq_model_ws_create(const mq_bundle *b) {
     for (uint32_t j = 0; b->popular && j < b->n; j++)
         if (b->popular[j] > ws->pop_max)
             ws->pop_max = b->popular[j];
+    if (ws->pop_max > 0) {
+        ws->tiny = mq_malloc(((size_t)b->n + 1) * sizeof *ws->tiny);
+        for (uint32_t j = 0; j < b->n; j++)
+            ws->tiny[j] = 1e-12f * b->popular[j] / ws->pop_max;
+    }
     return ws;
 }
 
@@ -39,6 +48,7 @@ void mq_model_ws_destroy(mq_model_ws *ws) {
     mq_free(ws->vec);
     mq_free(ws->solve);
     mq_free(ws->feat);
+    mq_free(ws->tiny);
     mq_free(ws);
 }
 
@@ -84,6 +94,25 @@ static void content_scores(const mq_bundle *b, const mq_hist_item *h, size_t n, 
     }
 }
 
+/* s[j] = s[j] == 0 ? tiny[j] : s[j], four at a time (a select of bits, so the
+ * compiler need not be trusted to vectorize the branch). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static void fill_zeros(float *s, const float *tiny, uint32_t n) {
+    uint32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f x, t;
+        memcpy(&x, s + j, sizeof x);
+        memcpy(&t, tiny + j, sizeof t);
+        v4i zero = x == (v4f){0, 0, 0, 0};
+        v4i r = (zero & (v4i)t) | (~zero & (v4i)x);
+        memcpy(s + j, &r, sizeof r);
+    }
+    for (; j < n; j++)
+        s[j] = s[j] == 0 ? tiny[j] : s[j];
+}
+
 static void borrow_cold(const mq_bundle *b, float *scores) {
     if (!b->cold.ptr || b->cold_weight == 0)
         return;
@@ -101,6 +130,20 @@ static void borrow_cold(const mq_bundle *b, float *scores) {
     }
 }
 
+const float *mq_model_fixed_scores(const mq_bundle *b, mq_model_kind kind, const mq_hist_item *h,
+                                   size_t n) {
+    if ((unsigned)kind >= MQ_MODEL_COUNT || !(b->models & (1u << kind)))
+        return NULL;
+    if (kind == MQ_MODEL_TRENDING)
+        return b->trending;
+    if (kind == MQ_MODEL_POPULAR)
+        return b->popular;
+    for (size_t t = 0; t < n; t++)
+        if (h[t].col < b->n && mq_entry_value(true, h[t].conf, h[t].neg) > 0)
+            return NULL;
+    return b->popular; /* no usable history */
+}
+
 int mq_model_score(const mq_bundle *b, mq_model_kind kind, const mq_hist_item *h, size_t n,
                    float *scores, mq_model_ws *ws, mq_err *err) {
     if ((unsigned)kind >= MQ_MODEL_COUNT || !(b->models & (1u << kind))) {
@@ -112,15 +155,9 @@ int mq_model_score(const mq_bundle *b, mq_model_kind kind, const mq_hist_item *h
         return mq_err_set(err, MQ_ENOTFOUND, "the bundle has no %s model (it has: %s)",
                           mq_model_name(kind), have);
     }
-    size_t usable = 0;
-    for (size_t t = 0; t < n; t++)
-        usable += h[t].col < b->n && mq_entry_value(true, h[t].conf, h[t].neg) > 0;
-    if (kind == MQ_MODEL_TRENDING) {
-        memcpy(scores, b->trending, (size_t)b->n * sizeof *scores);
-        return MQ_OK;
-    }
-    if (kind == MQ_MODEL_POPULAR || usable == 0) {
-        memcpy(scores, b->popular, (size_t)b->n * sizeof *scores);
+    const float *fixed = mq_model_fixed_scores(b, kind, h, n);
+    if (fixed) {
+        memcpy(scores, fixed, (size_t)b->n * sizeof *scores);
         return MQ_OK;
     }
     switch (kind) {
@@ -156,10 +193,8 @@ int mq_model_score(const mq_bundle *b, mq_model_kind kind, const mq_hist_item *h
     }
     if (kind != MQ_MODEL_CONTENT)
         borrow_cold(b, scores);
-    if (ws->pop_max > 0)
-        for (uint32_t j = 0; j < b->n; j++)
-            if (scores[j] == 0)
-                scores[j] = 1e-12f * b->popular[j] / ws->pop_max;
+    if (ws->tiny)
+        fill_zeros(scores, ws->tiny, b->n);
     return MQ_OK;
 }
 

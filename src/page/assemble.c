@@ -183,7 +183,8 @@ static uint16_t item_aux(const pg_req *q, const pg_cand *c, uint32_t j, uint32_t
 }
 
 /* Places c's titles at position pos into items[]; returns how many. */
-static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_ctx *cc) {
+static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_ctx *cc,
+                      uint16_t *genre_memo) {
     uint32_t n = 0;
     for (uint32_t k = 0; k < c->n && n < (uint32_t)q->items; k++) {
         uint32_t j = c->keep_order ? k : (c->rotate + k) % c->n;
@@ -198,13 +199,20 @@ static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_
         it->aux = item_aux(q, c, j, t);
         if (c->kind == MQ_ROW_TOP_PICKS || c->kind == MQ_ROW_THEME || c->kind == MQ_ROW_POPULAR ||
             c->kind == MQ_ROW_TRENDING || c->kind == MQ_ROW_NEW) {
-            uint16_t g = q->hist_weight > 0 ? pg_best_genre(q, t) : 0;
+            uint16_t g = 0;
+            if (q->hist_weight > 0 && genre_memo) {
+                if (genre_memo[t] == 0xFFFF)
+                    genre_memo[t] = pg_best_genre(q, t);
+                g = genre_memo[t];
+            } else if (q->hist_weight > 0) {
+                g = pg_best_genre(q, t);
+            }
             if (g) {
                 it->why = PG_WHY_GENRE;
                 it->why_genre = g;
             }
         }
-        pg_choose(q, cc, q->snap->title[t], it);
+        pg_choose(q, cc, t, it);
         n++;
     }
     /* Commit the uses only once the row is kept. */
@@ -238,6 +246,11 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
     int kind_count[MQ_ROW_KIND_COUNT] = {0};
     bool fixed = q->policy == MQ_PAGE_POLICY_POPULAR || q->policy == MQ_PAGE_POLICY_TEMPLATE;
     pg_choice_ctx *cc = pg_choice_prepare(q);
+    /* Each title's best genre for the evidence, once per title (0xFFFF: not yet):
+     * a title recurs on the page, and this scans its themes. */
+    uint16_t *genre_memo = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *genre_memo);
+    if (genre_memo)
+        memset(genre_memo, 0xFF, ((size_t)q->end + 1) * sizeof *genre_memo);
     int pos = 0;
     uint32_t n_items = 0;
     size_t str_len = 0;
@@ -263,7 +276,7 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
             break;
         pg_cand *c = &q->cands.items[best];
         pg_item *items = &L->items[n_items];
-        uint32_t n = place(q, c, pos, items, cc);
+        uint32_t n = place(q, c, pos, items, cc, genre_memo);
         if ((int)n < min_items(q, c->kind)) {
             dropped[best] = true;
             continue;

@@ -593,6 +593,44 @@ static void build_genres_by_size(pg_req *q, int max) {
     }
 }
 
+/* Completes theme row c, whose list holds every showable title of the theme the
+ * ranker scored (in its order), with the theme's other titles: the same titles
+ * in the same order as fill() over all its members, since the others' key is
+ * their popularity, in whose order bd->theme_by_pop already holds them. A merge
+ * of the two, best first, where fill() sorts the whole theme. */
+static void complete_theme(pg_req *q, pg_cand *c, uint32_t keep) {
+    const pg_bdata *bd = q->bd;
+    const float *key = q->key;
+    uint32_t *a = c->list, na = c->n;
+    pg_order(q, a, na);
+    uint32_t *out = mq_arena_alloc(q->a, ((size_t)keep + 1) * sizeof *out);
+    if (!out)
+        return;
+    const uint32_t *m = bd->theme_by_pop + bd->theme_ptr[c->ref],
+                   *mz = bd->theme_by_pop + bd->theme_ptr[c->ref + 1];
+    uint32_t n = 0, i = 0;
+    uint32_t next = UINT32_MAX; /* the next unscored showable title, or none */
+    for (;;) {
+        while (next == UINT32_MAX && m < mz) {
+            uint32_t t = *m++;
+            if (t < q->end && !(q->flags[t] & PG_RANKED) && showable(q, t, true))
+                next = t;
+        }
+        if (n == keep || (i == na && next == UINT32_MAX))
+            break;
+        bool take_a = i < na && (next == UINT32_MAX || key[a[i]] > key[next] ||
+                                 (key[a[i]] == key[next] && a[i] < next));
+        if (take_a) {
+            out[n++] = a[i++];
+        } else {
+            out[n++] = next;
+            next = UINT32_MAX;
+        }
+    }
+    c->list = out;
+    c->n = n;
+}
+
 /* Fills every theme row at once: one pass down the ranked titles (best first)
  * appends each to the lists of the candidate themes it belongs to, so a large
  * genre costs what the ranker returned, not its size; a theme left short is then
@@ -644,6 +682,10 @@ static void fill_themes(pg_req *q) {
         c->deferred = false;
         if (slot && c->list && c->n == keep)
             continue;
+        if (slot && c->list && q->ranked_all && q->bd->theme_ptr) {
+            complete_theme(q, c, keep);
+            continue;
+        }
         const pg_theme *T = &s->themes[c->ref];
         fill(q, c, T->members, T->n, true);
     }

@@ -9,6 +9,10 @@
 
 struct pg_choice_ctx {
     mq_asset_context ctx; /* ~90 KB: lives in the request's arena */
+    /* By title id, the distributions drawn from (in the arena): a title shown
+     * again on the page (a third of a page's items) is drawn again, not scored
+     * again. */
+    mq_asset_dists **dists;
 };
 
 pg_choice_ctx *pg_choice_prepare(pg_req *q) {
@@ -23,28 +27,41 @@ pg_choice_ctx *pg_choice_prepare(pg_req *q) {
     c->ctx.ts_ms = q->rq->now_ms;
     mq_time_local(q->rq->now_ms, q->rq->tz_offset_min, &c->ctx.weekday, &c->ctx.hour);
     mq_assets_prepare(q->rq->assets, &c->ctx);
+    c->dists = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *c->dists);
+    if (c->dists)
+        memset(c->dists, 0, ((size_t)q->end + 1) * sizeof *c->dists);
     return c;
 }
 
-void pg_choose(pg_req *q, pg_choice_ctx *c, const mq_title *t, pg_item *it) {
-    it->art = t->n_artwork ? 0 : -1;
-    it->syn = t->n_synopses ? 0 : -1;
+void pg_choose(pg_req *q, pg_choice_ctx *c, uint32_t title, pg_item *it) {
+    /* The snapshot's counts, not the title itself: a cache miss per item saved. */
+    const uint8_t *na = q->snap->n_assets[title];
+    const mq_title *t = q->snap->title[title];
+    it->art = na[0] ? 0 : -1;
+    it->syn = na[1] ? 0 : -1;
     it->label = -1;
     it->propensity = 1.0f;
     if (!c)
         return;
     mq_asset_choice ch;
-    if (mq_assets_choose(q->rq->assets, &c->ctx, t, &q->rng, &ch) != MQ_OK)
+    mq_asset_dists *d = c->dists ? c->dists[title] : NULL;
+    if (!d && c->dists && (d = mq_arena_alloc(q->a, sizeof *d))) {
+        if (mq_assets_dists(q->rq->assets, &c->ctx, title, d) != MQ_OK)
+            return;
+        c->dists[title] = d;
+    }
+    if (d)
+        mq_assets_draw(q->rq->assets, d, t, &q->rng, &ch);
+    else if (mq_assets_choose(q->rq->assets, &c->ctx, t, &q->rng, &ch) != MQ_OK)
         return;
     if (ch.slot[MQ_SLOT_ARTWORK].variant >= 0 &&
-        (uint32_t)ch.slot[MQ_SLOT_ARTWORK].variant < t->n_artwork) {
+        (uint32_t)ch.slot[MQ_SLOT_ARTWORK].variant < na[0]) {
         it->art = (int8_t)ch.slot[MQ_SLOT_ARTWORK].variant;
         it->propensity = (float)ch.slot[MQ_SLOT_ARTWORK].propensity;
     }
     if (ch.slot[MQ_SLOT_SYNOPSIS].variant >= 0 &&
-        (uint32_t)ch.slot[MQ_SLOT_SYNOPSIS].variant < t->n_synopses)
+        (uint32_t)ch.slot[MQ_SLOT_SYNOPSIS].variant < na[1])
         it->syn = (int8_t)ch.slot[MQ_SLOT_SYNOPSIS].variant;
-    if (ch.slot[MQ_SLOT_LABEL].variant >= 0 &&
-        (uint32_t)ch.slot[MQ_SLOT_LABEL].variant < t->labels.n)
+    if (ch.slot[MQ_SLOT_LABEL].variant >= 0 && (uint32_t)ch.slot[MQ_SLOT_LABEL].variant < na[2])
         it->label = (int8_t)ch.slot[MQ_SLOT_LABEL].variant;
 }

@@ -239,6 +239,11 @@ int pg_snap_build(mq_catalog *cat, const mq_page_params *p, uint64_t version, pg
     if (s->end == 0)
         s->end = 1;
     s->title = arena_array(&s->arena, s->end, sizeof *s->title);
+    s->url_template = mq_strdup(p->url_template ? p->url_template : "");
+    s->json = mq_calloc(s->end, sizeof *s->json);
+    s->maturity = arena_array(&s->arena, s->end, sizeof *s->maturity);
+    memset(s->maturity, PG_ABSENT, s->end);
+    s->n_assets = arena_array(&s->arena, s->end, sizeof *s->n_assets);
     s->genre_ids = mq_strmap_create();
     s->tag_ids = mq_strmap_create();
     size_t n_titles = 0;
@@ -247,6 +252,10 @@ int pg_snap_build(mq_catalog *cat, const mq_page_params *p, uint64_t version, pg
         if (!t)
             continue;
         s->title[id] = t;
+        s->maturity[id] = (int8_t)MQ_MIN(MQ_MAX(t->maturity, -1), 100);
+        s->n_assets[id][0] = (uint8_t)MQ_MIN(t->n_artwork, 255u);
+        s->n_assets[id][1] = (uint8_t)MQ_MIN(t->n_synopses, 255u);
+        s->n_assets[id][2] = (uint8_t)MQ_MIN(t->labels.n, 255u);
         n_titles++;
         for (uint32_t i = 0; i < t->genres.n; i++)
             intern(s->genre_ids, &s->genres, t->genres.items[i]);
@@ -381,6 +390,10 @@ void pg_snap_release(pg_snap *s) {
         return;
     pg_bdata_release(s->bd);
     pthread_mutex_destroy(&s->bd_mu);
+    for (uint32_t t = 0; s->json && t < s->end; t++)
+        pg_json_title_free(atomic_load(&s->json[t]));
+    mq_free(s->json);
+    mq_free(s->url_template);
     mq_strmap_destroy(s->genre_ids);
     mq_strmap_destroy(s->tag_ids);
     mq_strmap_destroy(s->words);
@@ -491,6 +504,32 @@ static pg_bdata *bdata_build(pg_snap *s, const mq_bundle *b, int64_t version) {
     for (uint32_t k = 0; k < s->n_themes; k++)
         bd->theme_share[k] = mx > 0 ? (float)(bd->theme_share[k] / mx)
                                     : (float)s->themes[k].n / (float)MQ_MAX(s->n_newest, 1u);
+    /* Theme members by popularity: pop_order walked once, each title appended to
+     * its themes. */
+    bd->theme_ptr = mq_calloc(s->n_themes + 1, sizeof *bd->theme_ptr);
+    for (uint32_t k = 0; k < s->n_themes; k++)
+        bd->theme_ptr[k + 1] = bd->theme_ptr[k] + s->themes[k].n;
+    bd->theme_by_pop = mq_malloc(((size_t)bd->theme_ptr[s->n_themes] + 1) * sizeof(uint32_t));
+    uint32_t *fill = mq_malloc(((size_t)s->n_themes + 1) * sizeof *fill);
+    memcpy(fill, bd->theme_ptr, (size_t)s->n_themes * sizeof *fill);
+    bool ok = true;
+    for (uint32_t i = 0; i < bd->n_pop && ok; i++) {
+        uint32_t t = bd->pop_order[i];
+        for (uint32_t q = s->tt_ptr[t]; q < s->tt_ptr[t + 1] && ok; q++) {
+            uint32_t k = s->tt_idx[q];
+            ok = fill[k] < bd->theme_ptr[k + 1];
+            if (ok)
+                bd->theme_by_pop[fill[k]++] = t;
+        }
+    }
+    for (uint32_t k = 0; k < s->n_themes && ok; k++)
+        ok = fill[k] == bd->theme_ptr[k + 1];
+    mq_free(fill);
+    if (!ok) { /* members outside pop_order: sort them per request instead */
+        mq_free(bd->theme_ptr);
+        mq_free(bd->theme_by_pop);
+        bd->theme_ptr = bd->theme_by_pop = NULL;
+    }
     mq_free(key);
     bd->end = end;
     bd->similar = mq_calloc(end, sizeof *bd->similar);
@@ -523,6 +562,8 @@ void pg_bdata_release(pg_bdata *bd) {
     mq_free(bd->trend_order);
     mq_free(bd->theme_pop);
     mq_free(bd->theme_share);
+    mq_free(bd->theme_ptr);
+    mq_free(bd->theme_by_pop);
     mq_free(bd);
 }
 

@@ -33,6 +33,14 @@ typedef struct pg_snap {
     mq_catalog *cat;
     uint32_t end;           /* one past the largest title id */
     const mq_title **title; /* by id; NULL when absent */
+    /* By id: the title's maturity clamped to [-1, 100] (the same comparisons with
+     * any limit from 1 to 18), PG_ABSENT when there is no title: every request
+     * filters the whole catalogue by it, and this is a byte per title where the
+     * titles themselves are a cache line each. */
+    int8_t *maturity;
+    /* By id: how many artworks, synopses and labels the title has (at most 255),
+     * for the same reason: choosing an item's assets need not read the title. */
+    uint8_t (*n_assets)[3];
     /* vocabulary */
     mq_strmap *genre_ids, *tag_ids;
     MQ_VEC(const char *) genres;
@@ -55,8 +63,17 @@ typedef struct pg_snap {
     /* what each bundle gives (one at a time, replaced when the bundle changes) */
     pthread_mutex_t bd_mu;
     pg_bdata *bd;
+    /* Each title's JSON pieces (render.c), written on first use: a title's name,
+     * assets and labels are the same on every page, and escaping them again for
+     * every item was most of the cost of a page's JSON. By title id; owned. */
+    char *url_template; /* the assets.url_template the pieces were written with */
+    _Atomic(struct pg_json_title *) *json;
 } pg_snap;
 
+/* render.c: frees a title's JSON pieces. */
+void pg_json_title_free(struct pg_json_title *j);
+
+#define PG_ABSENT INT8_MIN
 void pg_snap_release(pg_snap *s);
 int pg_snap_build(mq_catalog *cat, const mq_page_params *p, uint64_t version, pg_snap **out,
                   mq_err *err);
@@ -73,8 +90,13 @@ struct pg_bdata {
     uint32_t n_pop;
     uint32_t *trend_order; /* title ids, most trending first */
     uint32_t n_trend;
-    float *theme_pop;             /* theme -> mean popularity percentile of its top titles */
-    float *theme_share;           /* theme -> its titles' share of all plays, / the largest */
+    float *theme_pop;   /* theme -> mean popularity percentile of its top titles */
+    float *theme_share; /* theme -> its titles' share of all plays, / the largest */
+    /* Each theme's members, most popular first (pop descending): CSR over themes,
+     * theme_ptr NULL when it could not be built. A title the ranker did not score
+     * is ordered by its popularity, so a short theme row is completed from here
+     * instead of by sorting all its members. */
+    uint32_t *theme_ptr, *theme_by_pop;
     uint32_t end;                 /* title ids covered */
     _Atomic(uint32_t *) *similar; /* title id -> [n, ids...], filled on first use */
 };
@@ -215,6 +237,7 @@ typedef struct pg_req {
     float *key;             /* ordering key: 1 + u when ranked, else popularity */
     const uint32_t *ranked; /* title ids in decreasing key order, when known */
     uint32_t n_ranked;
+    bool ranked_all; /* every title flagged PG_RANKED is in ranked[] */
     uint8_t *flags;
     uint8_t *use;       /* appearances on the page; bit 7: in the first screen */
     double *theme_aff;  /* per theme: the profile's share of positive weight */
@@ -237,7 +260,7 @@ void pg_score_placed(pg_req *q, pg_item *items, size_t n);
 /* choose.c: the artwork, synopsis and label of one item. */
 typedef struct pg_choice_ctx pg_choice_ctx;
 pg_choice_ctx *pg_choice_prepare(pg_req *q);
-void pg_choose(pg_req *q, pg_choice_ctx *c, const mq_title *t, pg_item *it);
+void pg_choose(pg_req *q, pg_choice_ctx *c, uint32_t title, pg_item *it);
 /* builders.c: proposes every candidate row for the request's policy. */
 void pg_build_candidates(pg_req *q);
 /* The ordering keys of every title (after pg_score). */

@@ -3,10 +3,13 @@
  * evidence for each), and that page into JSON (docs/openapi.yaml, HomePage) or
  * into text for a terminal (`marquee page`). The JSON is written by hand into one
  * buffer: a 40 x 25 page is a thousand items, and building a tree for it would
- * cost more than assembling the page. */
+ * cost more than assembling the page. What is the same on every page, a title's
+ * name, assets and labels, is escaped once per catalogue snapshot (the first
+ * time a page shows the title; about 0.7 KB a title) and copied after. */
 #include "page_impl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* -------------------------------------------------------------- evidence ---- */
@@ -22,6 +25,18 @@ static void days_text(char *out, size_t n, const char *prefix, unsigned days) {
         snprintf(out, n, "%s %u weeks ago", prefix, days / 7);
     else
         snprintf(out, n, "%s %u months ago", prefix, days / 30);
+}
+
+/* snprintf(out, n, "%s%s", a, b) without the format machinery: a page has a
+ * thousand of these. */
+static void cat2(char *out, size_t n, const char *a, const char *b) {
+    size_t k = 0;
+    for (; *a && k + 1 < n; a++)
+        out[k++] = *a;
+    for (; *b && k + 1 < n; b++)
+        out[k++] = *b;
+    if (n)
+        out[k] = '\0';
 }
 
 static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, char *out,
@@ -40,7 +55,7 @@ static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, 
         return;
     case MQ_ROW_BECAUSE_WATCHED: {
         const mq_title *t = r->ref < s->end ? s->title[r->ref] : NULL;
-        snprintf(out, n, "Similar to %s", t ? (t->name && *t->name ? t->name : t->ext_id) : "it");
+        cat2(out, n, "Similar to ", t ? (t->name && *t->name ? t->name : t->ext_id) : "it");
         return;
     }
     case MQ_ROW_TRENDING:
@@ -74,11 +89,11 @@ static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, 
     case MQ_ROW_TOP_PICKS:
     default:
         if (genre)
-            snprintf(out, n, "Because you like %s", genre);
+            cat2(out, n, "Because you like ", genre);
         else if (r->kind == MQ_ROW_THEME && r->ref < s->n_themes)
-            snprintf(out, n, "%s", s->themes[r->ref].caption);
+            cat2(out, n, "", s->themes[r->ref].caption);
         else
-            snprintf(out, n, "Picked for you");
+            cat2(out, n, "", "Picked for you");
         return;
     }
 }
@@ -116,9 +131,11 @@ void pg_render_rows(const pg_layout *l, const pg_snap *s, mq_arena *a, size_t fr
             d->title_id = it->title;
             d->title = t;
             d->match = it->match == 0xFFFF ? NAN : it->match / 10000.0;
-            d->artwork = it->art < (int)t->n_artwork ? it->art : -1;
-            d->synopsis = it->syn < (int)t->n_synopses ? it->syn : -1;
-            d->label = it->label < (int)t->labels.n ? it->label : -1;
+            /* (the snapshot's counts: the title itself stays out of the cache) */
+            const uint8_t *na = s->n_assets[it->title];
+            d->artwork = it->art < (int)na[0] ? it->art : -1;
+            d->synopsis = it->syn < (int)na[1] ? it->syn : -1;
+            d->label = it->label < (int)na[2] ? it->label : -1;
             d->propensity = it->propensity;
             item_evidence(s, r, it, d->evidence, sizeof d->evidence);
         }
@@ -195,6 +212,130 @@ static int put_url(mq_buf *b, const char *tmpl, const char *title, const char *i
     return put_str(b, url);
 }
 
+/* A title's JSON pieces, in one allocation: the head (`{"title":...,"name":...`),
+ * each artwork (`,"artwork":{"id":...,"url":...`, the propensity is the item's),
+ * each synopsis (`,"synopsis":{...}`), each label as a string, and every label
+ * joined by commas. Piece i is text[off[i]..off[i + 1]). Written by the same
+ * functions as the pieces they replace, so the bytes are the same. */
+struct pg_json_title {
+    uint32_t n_art, n_syn, n_lab;
+    uint32_t *off; /* pieces + 1 */
+    char *text;
+};
+
+void pg_json_title_free(struct pg_json_title *j) {
+    mq_free(j);
+}
+
+static struct pg_json_title *json_title_build(const mq_title *t, const char *url_template) {
+    uint32_t np = 1 + t->n_artwork + t->n_synopses + t->labels.n + 1;
+    uint32_t *off = mq_malloc(((size_t)np + 1) * sizeof *off);
+    mq_buf b;
+    mq_buf_init(&b, 0);
+    int rc = 0;
+    uint32_t k = 0;
+    off[k++] = 0;
+    rc |= put(&b, "{\"title\":");
+    rc |= put_str(&b, t->ext_id);
+    rc |= put(&b, ",\"name\":");
+    rc |= put_str(&b, t->name ? t->name : "");
+    off[k++] = (uint32_t)b.len;
+    for (uint32_t i = 0; i < t->n_artwork; i++) {
+        rc |= put(&b, ",\"artwork\":{\"id\":");
+        rc |= put_str(&b, t->artwork[i].id);
+        rc |= put(&b, ",\"url\":");
+        rc |= put_url(&b, url_template, t->ext_id, t->artwork[i].id);
+        off[k++] = (uint32_t)b.len;
+    }
+    for (uint32_t i = 0; i < t->n_synopses; i++) {
+        rc |= put(&b, ",\"synopsis\":{\"id\":");
+        rc |= put_str(&b, t->synopses[i].id);
+        rc |= put(&b, ",\"text\":");
+        rc |= put_str(&b, t->synopses[i].text ? t->synopses[i].text : "");
+        rc |= put(&b, "}");
+        off[k++] = (uint32_t)b.len;
+    }
+    for (uint32_t l = 0; l < t->labels.n; l++) {
+        rc |= put_str(&b, t->labels.items[l]);
+        off[k++] = (uint32_t)b.len;
+    }
+    for (uint32_t l = 0; l < t->labels.n; l++) {
+        if (l)
+            rc |= put(&b, ",");
+        rc |= put_str(&b, t->labels.items[l]);
+    }
+    off[k++] = (uint32_t)b.len;
+    struct pg_json_title *j = NULL;
+    if (!rc && b.len < UINT32_MAX) {
+        j = mq_malloc(sizeof *j + ((size_t)np + 1) * sizeof *off + b.len + 1);
+        j->n_art = t->n_artwork;
+        j->n_syn = t->n_synopses;
+        j->n_lab = t->labels.n;
+        j->off = (uint32_t *)(j + 1);
+        memcpy(j->off, off, ((size_t)np + 1) * sizeof *off);
+        j->text = (char *)(j->off + np + 1);
+        memcpy(j->text, b.data ? b.data : "", b.len);
+        j->text[b.len] = '\0';
+    }
+    mq_free(off);
+    mq_buf_free(&b);
+    return j;
+}
+
+/* The pieces of title id for this snapshot, written by the first page to show
+ * it (pages built concurrently may both write them; one copy is kept). NULL when
+ * the page was not built on a snapshot or with another url template. */
+static const struct pg_json_title *json_title(pg_snap *s, const mq_page_item *it) {
+    if (!s || it->title_id >= s->end || s->title[it->title_id] != it->title)
+        return NULL;
+    _Atomic(struct pg_json_title *) *slot = &s->json[it->title_id];
+    struct pg_json_title *j = atomic_load_explicit(slot, memory_order_acquire);
+    if (j)
+        return j;
+    j = json_title_build(it->title, s->url_template);
+    if (!j)
+        return NULL;
+    struct pg_json_title *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(slot, &none, j, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        pg_json_title_free(j);
+        j = none;
+    }
+    return j;
+}
+
+static int put_piece(mq_buf *b, const struct pg_json_title *j, uint32_t i) {
+    size_t n = j->off[i + 1] - j->off[i];
+    if (reserve(b, n + 1))
+        return MQ_ETOOBIG;
+    memcpy(b->data + b->len, j->text + j->off[i], n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MQ_OK;
+}
+
+/* The propensities a thread formatted, by their bits (a power of two of slots):
+ * they take a few hundred values (shares of the bandit's draws mixed with
+ * exploration), and formatting a float was a tenth of a page's JSON. */
+#define PROP_CACHE 1024
+static _Thread_local struct {
+    bool used;
+    uint64_t bits;
+    char text[40];
+} prop_cache[PROP_CACHE];
+
+static const char *propensity_text(double p) {
+    uint64_t bits;
+    memcpy(&bits, &p, sizeof bits);
+    uint32_t h = (uint32_t)(pg_mix(bits) & (PROP_CACHE - 1));
+    if (!prop_cache[h].used || prop_cache[h].bits != bits) {
+        snprintf(prop_cache[h].text, sizeof prop_cache[h].text, ",\"propensity\":%.4g}", p);
+        prop_cache[h].bits = bits;
+        prop_cache[h].used = true;
+    }
+    return prop_cache[h].text;
+}
+
 int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
     int rc = 0;
     char ts[40], num[64];
@@ -203,6 +344,9 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
     rc |= put_str(b, p->page_id);
     rc |= put(b, ",\"profile\":");
     rc |= put_str(b, p->profile ? p->profile : "");
+    pg_snap *snap = p->snap;
+    if (snap && strcmp(snap->url_template, params->url_template ? params->url_template : ""))
+        snap = NULL; /* pieces written with another template */
     rc |= mq_buf_printf(b,
                         ",\"device\":\"%s\",\"policy\":\"%s\",\"generated_at\":\"%s\","
                         "\"row_count\":%zu,\"first_row\":%zu,\"rows\":[",
@@ -219,13 +363,31 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
         rc |= put_str(b, r->evidence);
         snprintf(num, sizeof num, ",\"score\":%.4f,\"items\":[", isfinite(r->score) ? r->score : 0);
         rc |= put(b, num);
+        /* The row's pieces are scattered in memory: ask for them all at once, so
+         * that their cache misses overlap instead of coming one item at a time. */
+        for (size_t k = 0; snap && k < r->n_items; k++) {
+            uint32_t id = r->items[k].title_id;
+            const struct pg_json_title *pj =
+                id < snap->end ? atomic_load_explicit(&snap->json[id], memory_order_relaxed) : NULL;
+            if (pj) {
+                __builtin_prefetch(pj);
+                __builtin_prefetch((const char *)pj + 64);
+            }
+        }
         for (size_t k = 0; k < r->n_items; k++) {
             const mq_page_item *it = &r->items[k];
             const mq_title *t = it->title;
-            rc |= put(b, k ? ",{\"title\":" : "{\"title\":");
-            rc |= put_str(b, t->ext_id);
-            rc |= put(b, ",\"name\":");
-            rc |= put_str(b, t->name ? t->name : "");
+            const struct pg_json_title *j = json_title(snap, it);
+            if (k)
+                rc |= put(b, ",");
+            if (j) {
+                rc |= put_piece(b, j, 0);
+            } else {
+                rc |= put(b, "{\"title\":");
+                rc |= put_str(b, t->ext_id);
+                rc |= put(b, ",\"name\":");
+                rc |= put_str(b, t->name ? t->name : "");
+            }
             if (isnan(it->match)) {
                 rc |= put(b, ",\"match\":null,\"match_pct\":null");
             } else {
@@ -255,21 +417,26 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                 rc |= mq_buf_append(b, num, (size_t)(d - num));
             }
             if (it->artwork >= 0) {
-                const mq_asset *a = &t->artwork[it->artwork];
-                rc |= put(b, ",\"artwork\":{\"id\":");
-                rc |= put_str(b, a->id);
-                rc |= put(b, ",\"url\":");
-                rc |= put_url(b, params->url_template, t->ext_id, a->id);
+                if (j) {
+                    rc |= put_piece(b, j, 1 + (uint32_t)it->artwork);
+                } else {
+                    const mq_asset *a = &t->artwork[it->artwork];
+                    rc |= put(b, ",\"artwork\":{\"id\":");
+                    rc |= put_str(b, a->id);
+                    rc |= put(b, ",\"url\":");
+                    rc |= put_url(b, params->url_template, t->ext_id, a->id);
+                }
                 if (it->propensity == 1.0) {
                     rc |= put(b, ",\"propensity\":1}");
                 } else {
-                    snprintf(num, sizeof num, ",\"propensity\":%.4g}", it->propensity);
-                    rc |= put(b, num);
+                    rc |= put(b, propensity_text(it->propensity));
                 }
             } else {
                 rc |= put(b, ",\"artwork\":null");
             }
-            if (it->synopsis >= 0) {
+            if (it->synopsis >= 0 && j) {
+                rc |= put_piece(b, j, 1 + j->n_art + (uint32_t)it->synopsis);
+            } else if (it->synopsis >= 0) {
                 const mq_asset *a = &t->synopses[it->synopsis];
                 rc |= put(b, ",\"synopsis\":{\"id\":");
                 rc |= put_str(b, a->id);
@@ -280,10 +447,18 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                 rc |= put(b, ",\"synopsis\":null");
             }
             /* The chosen label, to be logged back with the impression. */
+            uint32_t lab0 = j ? 1 + j->n_art + j->n_syn : 0;
             rc |= put(b, ",\"label\":");
-            rc |= it->label >= 0 ? put_str(b, t->labels.items[it->label]) : put(b, "null");
+            if (it->label >= 0)
+                rc |= j ? put_piece(b, j, lab0 + (uint32_t)it->label)
+                        : put_str(b, t->labels.items[it->label]);
+            else
+                rc |= put(b, "null");
             rc |= put(b, ",\"labels\":[");
-            if (it->label >= 0) {
+            if (j) {
+                rc |=
+                    put_piece(b, j, it->label >= 0 ? lab0 + (uint32_t)it->label : lab0 + j->n_lab);
+            } else if (it->label >= 0) {
                 rc |= put_str(b, t->labels.items[it->label]);
             } else {
                 for (uint32_t l = 0; l < t->labels.n; l++) {

@@ -6,7 +6,7 @@
  *   full, template   the ranker (src/rank: mq_rank_profile folds in the live
  *                    history, scores every candidate model's top titles with the
  *                    trained trees or the fallback blend, and gives each a
- *                    calibrated match and its reasons): the titles it ranks get
+ *                    calibrated match): the titles it ranks get
  *                    u = 0.5 + 0.5 exp(-rank / 20), the others u below 0.5 by
  *                    popularity. Should the ranker fail, the bundle's default
  *                    candidate model, scored live on the profile's state
@@ -32,8 +32,8 @@ static void base_flags(pg_req *q) {
     const pg_snap *s = q->snap;
     int limit = q->rq->maturity_limit > 0 ? q->rq->maturity_limit : 18;
     for (uint32_t t = 1; t < q->end; t++) {
-        const mq_title *ti = s->title[t];
-        q->flags[t] = ti && (ti->maturity <= limit || limit >= 18) ? PG_OK : 0;
+        int m = s->maturity[t];
+        q->flags[t] = m != PG_ABSENT && (m <= limit || limit >= 18) ? PG_OK : 0;
     }
     if (!q->have_view)
         return;
@@ -164,8 +164,11 @@ static bool by_ranker(pg_req *q) {
     ctx.tz_offset_min = q->rq->tz_offset_min;
     ctx.country = q->rq->country;
     ctx.maturity_limit = q->rq->maturity_limit;
-    long n =
-        mq_rank_profile(rk, q->have_view ? &q->view : NULL, &ctx, &q->p->rank, ws, out, nc, NULL);
+    /* The page shows its own evidence (assemble.c, render.c), not the ranker's
+     * reasons: a thousand titles' worth not worked out. */
+    mq_rank_settings rs = q->p->rank;
+    rs.reasons = false;
+    long n = mq_rank_profile(rk, q->have_view ? &q->view : NULL, &ctx, &rs, ws, out, nc, NULL);
     if (n <= 0)
         return false;
     for (uint32_t t = 1; t < q->end; t++) {
@@ -186,6 +189,7 @@ static bool by_ranker(pg_req *q) {
         }
     }
     q->ranked = order;
+    q->ranked_all = true;
     damp_shown(q);
     return true;
 }

@@ -35,7 +35,8 @@ const char *mq_rank_feature_doc(mq_rank_feature f) {
 
 mq_rank_ws *mq_rank_ws_create(const mq_bundle *b) {
     mq_rank_ws *ws = mq_calloc(1, sizeof *ws);
-    ws->top = mq_malloc(RK_RANK_CAP * sizeof *ws->top);
+    for (int k = 0; k < MQ_MODEL_COUNT; k++)
+        ws->best[k] = mq_malloc(RK_RANK_CAP * sizeof *ws->best[k]);
     ws->top_s = mq_malloc(RK_RANK_CAP * sizeof *ws->top_s);
     if (b)
         rk_ws_fit(ws, mq_ranker_get(b));
@@ -58,6 +59,7 @@ static void free_cols(mq_rank_ws *ws) {
     mq_free(ws->hist_at);
     mq_free(ws->country_rank);
     mq_free(ws->in_cand);
+    mq_free(ws->cand_bits);
 }
 
 void mq_rank_ws_destroy(mq_rank_ws *ws) {
@@ -65,8 +67,9 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
         return;
     free_cols(ws);
     mq_model_ws_destroy(ws->mws);
-    mq_free(ws->top);
     mq_free(ws->top_s);
+    for (int k = 0; k < MQ_MODEL_COUNT; k++)
+        mq_free(ws->best[k]);
     mq_free(ws->touched.items);
     mq_free(ws->hist.items);
     mq_free(ws->hist_title.items);
@@ -81,7 +84,6 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
     mq_free(ws->out_margin.items);
     mq_free(ws->order.items);
     mq_free(ws->saved.items);
-    mq_free(ws->tmpf.items);
     mq_free(ws->keys.items);
     mq_free(ws->excl.items);
     mq_free(ws);
@@ -107,6 +109,7 @@ void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk) {
             ws->hist_at[i] = -1;
         ws->country_rank = mq_calloc(c, sizeof(uint16_t));
         ws->in_cand = mq_calloc(c, 1);
+        ws->cand_bits = mq_calloc((size_t)c / 64 + 1, sizeof *ws->cand_bits);
         ws->cap = c;
     }
     /* The model workspace depends on the bundle's shapes only. */
@@ -198,83 +201,19 @@ bool rk_excluded(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col) {
 
 /* ---------------------------------------------------------------- ranks ---- */
 
-/* Order-preserving map of a float to an unsigned key (larger float, larger key). */
-static uint32_t fkey(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
-}
-
-/* The k-th largest of a[0..n) (k from 0), partially reordering a (Hoare's
- * selection with a median-of-three pivot). */
-static float kth_largest(float *a, ptrdiff_t n, ptrdiff_t k) {
-    ptrdiff_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float x = a[lo], y = a[(lo + hi) / 2], z = a[hi];
-        float pivot = x > y ? (y > z ? y : (x > z ? z : x)) : (x > z ? x : (y > z ? z : y));
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > pivot)
-                i++;
-            while (a[j] < pivot)
-                j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return a[k];
-    }
-    return a[k];
-}
-
 /* rank[c] = position of column c in the descending order of s (ties by lower
- * column), for the best `cap`; the others keep what the caller set. A selection
- * finds the cap-th score, then a radix sort orders the few above it: linear in n,
- * where a heap of `cap` costs n log(cap). -INFINITY is never ranked. */
-static void rk_ranks(mq_rank_ws *ws, const float *s, uint32_t n, size_t cap, uint16_t *rank) {
-    MQ_VEC_RESERVE(&ws->tmpf, (size_t)n + 1);
-    MQ_VEC_RESERVE(&ws->keys, 2 * cap + 2);
-    float *a = ws->tmpf.items;
-    size_t m = 0;
-    for (uint32_t c = 0; c < n; c++)
-        if (s[c] > -INFINITY)
-            a[m++] = s[c];
-    if (m == 0 || cap == 0)
-        return;
-    size_t want = MQ_MIN(cap, m);
-    float tau = kth_largest(a, (ptrdiff_t)m, (ptrdiff_t)want - 1);
-    uint64_t *k = ws->keys.items, *k2 = k + cap + 1;
-    size_t got = 0;
-    for (uint32_t c = 0; c < n && got < want; c++)
-        if (s[c] > tau)
-            k[got++] = ((uint64_t)~fkey(s[c]) << 32) | c;
-    for (uint32_t c = 0; c < n && got < want; c++)
-        if (s[c] == tau)
-            k[got++] = ((uint64_t)~fkey(s[c]) << 32) | c;
-    /* LSD radix sort, 8 bits at a time, skipping passes where every key agrees. */
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t cnt[257] = {0};
-        for (size_t i = 0; i < got; i++)
-            cnt[((k[i] >> shift) & 0xff) + 1]++;
-        if (cnt[((k[0] >> shift) & 0xff) + 1] == got)
-            continue;
-        for (int d = 0; d < 256; d++)
-            cnt[d + 1] += cnt[d];
-        for (size_t i = 0; i < got; i++)
-            k2[cnt[(k[i] >> shift) & 0xff]++] = k[i];
-        uint64_t *t = k;
-        k = k2;
-        k2 = t;
-    }
+ * column), for the best `cap`, which go into best[] in that order; the others
+ * keep what the caller set. Returns how many were ranked. A radix
+ * selection finds the cap-th score and a radix sort orders the few above it
+ * (mq_topk_radix): linear in n, where a heap of `cap` costs n log(cap).
+ * -INFINITY is never ranked. */
+static size_t rk_ranks(mq_rank_ws *ws, const float *s, uint32_t n, size_t cap, uint16_t *rank,
+                       uint32_t *best) {
+    MQ_VEC_RESERVE(&ws->keys, mq_topk_scratch_len(n));
+    size_t got = mq_topk_radix(s, n, MQ_MIN(cap, (size_t)RK_RANK_CAP), best, NULL, ws->keys.items);
     for (size_t i = 0; i < got; i++)
-        rank[(uint32_t)k[i]] = (uint16_t)i;
+        rank[best[i]] = (uint16_t)i;
+    return got;
 }
 
 int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_context *ctx,
@@ -321,6 +260,11 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
     }
     ws->hist_size = logf(1.0f + (float)n_hist_titles);
 
+    ws->excl.len = 0;
+    for (size_t i = 0; i < ws->hist.len; i++)
+        if (rk_excluded(rk, ws, ws->hist.items[i].col))
+            MQ_VEC_PUSH(&ws->excl, ws->hist.items[i].col);
+
     /* Every model's scores and ranks. */
     for (int k = 0; k < MQ_MODEL_COUNT; k++) {
         if (!(rk->models & (1u << k)))
@@ -331,33 +275,45 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
             return rc;
         float *sc = ws->scores[k];
         uint16_t *rank = ws->rank[k];
+        ws->n_best[k] = 0;
         if (ws->lazy_ranks)
             continue; /* counted per title in rk_features */
         for (uint32_t c = 0; c < n; c++)
             rank[c] = RK_RANK_CAP;
-        /* Ranks among what could be shown: excluded titles take no place. Their
-         * scores are masked for the selection and put back after. */
+        /* Ranks among what could be shown: excluded titles take no place. */
         size_t cap = MQ_MIN((size_t)RK_RANK_CAP, (size_t)n);
-        ws->saved.len = 0;
-        for (size_t i = 0; i < ws->hist.len; i++) {
-            uint32_t col = ws->hist.items[i].col;
-            if (rk_excluded(rk, ws, col)) {
-                MQ_VEC_PUSH(&ws->saved, sc[col]);
-                sc[col] = -INFINITY;
-            }
+        const float *fixed =
+            mq_model_fixed_scores(b, (mq_model_kind)k, ws->hist.items, ws->hist.len);
+        const uint32_t *ord = NULL;
+        uint32_t n_ord = 0;
+        if (fixed && fixed == rk->popular) {
+            ord = rk->pop_order;
+            n_ord = rk->n_pop_order;
+        } else if (fixed && fixed == rk->trending) {
+            ord = rk->trend_order;
+            n_ord = rk->n_trend_order;
         }
-        rk_ranks(ws, sc, n, cap, rank);
-        for (size_t i = 0, j = 0; i < ws->hist.len; i++) {
-            uint32_t col = ws->hist.items[i].col;
-            if (rk_excluded(rk, ws, col))
-                sc[col] = ws->saved.items[j++];
+        if (ord) {
+            /* The bundle's order, less the excluded titles. */
+            uint16_t r = 0;
+            for (uint32_t i = 0; i < n_ord && r < cap; i++)
+                if (!rk_excluded(rk, ws, ord[i])) {
+                    ws->best[k][r] = ord[i];
+                    rank[ord[i]] = r++;
+                }
+            ws->n_best[k] = r;
+            continue;
         }
+        /* Masked for the selection and put back after. */
+        MQ_VEC_RESERVE(&ws->saved, ws->excl.len + 1);
+        for (size_t i = 0; i < ws->excl.len; i++) {
+            ws->saved.items[i] = sc[ws->excl.items[i]];
+            sc[ws->excl.items[i]] = -INFINITY;
+        }
+        ws->n_best[k] = (uint32_t)rk_ranks(ws, sc, n, cap, rank, ws->best[k]);
+        for (size_t i = ws->excl.len; i-- > 0;)
+            sc[ws->excl.items[i]] = ws->saved.items[i];
     }
-
-    ws->excl.len = 0;
-    for (size_t i = 0; i < ws->hist.len; i++)
-        if (rk_excluded(rk, ws, ws->hist.items[i].col))
-            MQ_VEC_PUSH(&ws->excl, ws->hist.items[i].col);
 
     /* Genre shares and the content centroid. */
     memset(ws->genre_pos, 0, sizeof ws->genre_pos);

@@ -254,12 +254,39 @@ AVX512 static void predict_avx512(const mq_forest *f, const float *x, size_t nf,
 #define MUX(a, b, s) ((uint16_t)((a) ^ (((a) ^ (b)) & (s))))
 #define CMP(i) ((uint16_t)_mm512_cmp_ps_mask(col[feat[i]], _mm512_set1_ps(thr[i]), _CMP_GE_OQ))
 
-AVX512 static void predict_avx512_d4(const mq_forest *f, const float *x, size_t nf, size_t n,
-                                     float *out) {
-    __m512 col[MQ_RF_COUNT];
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+/* The forest's sum over one block of 16 rows (col: their features by column). */
+AVX512 static inline __attribute__((always_inline)) __m512 sum_d4(const mq_forest *f,
+                                                                  const __m512 *col) {
     const __m512i b8 = _mm512_set1_epi32(8), b4 = _mm512_set1_epi32(4), b2 = _mm512_set1_epi32(2),
                   b1 = _mm512_set1_epi32(1);
+    __m512 acc = _mm512_set1_ps(f->base);
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        const uint32_t *feat = f->feat + (size_t)t * 15;
+        const float *thr = f->thr + (size_t)t * 15;
+        uint16_t l0 = CMP(0);
+        uint16_t l1 = MUX(CMP(1), CMP(2), l0);
+        uint16_t a3 = CMP(3), a4 = CMP(4), a5 = CMP(5), a6 = CMP(6);
+        uint16_t l2 = MUX(MUX(a3, a4, l1), MUX(a5, a6, l1), l0);
+        uint16_t c7 = CMP(7), c8 = CMP(8), c9 = CMP(9), c10 = CMP(10), c11 = CMP(11), c12 = CMP(12),
+                 c13 = CMP(13), c14 = CMP(14);
+        uint16_t l3 = MUX(MUX(MUX(c7, c8, l2), MUX(c9, c10, l2), l1),
+                          MUX(MUX(c11, c12, l2), MUX(c13, c14, l2), l1), l0);
+        __m512i idx = _mm512_maskz_mov_epi32(l0, b8);
+        idx = _mm512_mask_or_epi32(idx, l1, idx, b4);
+        idx = _mm512_mask_or_epi32(idx, l2, idx, b2);
+        idx = _mm512_mask_or_epi32(idx, l3, idx, b1);
+        acc = _mm512_add_ps(acc,
+                            _mm512_permutexvar_ps(idx, _mm512_loadu_ps(f->leaf + (size_t)t * 16)));
+    }
+    return acc;
+}
+
+/* One or two forests (f2 may be NULL) over the same rows: the rows' columns are
+ * gathered once for both. */
+AVX512 static void predict_avx512_d4(const mq_forest *f, const mq_forest *f2, const float *x,
+                                     size_t nf, size_t n, float *out, float *out2) {
+    __m512 col[MQ_RF_COUNT];
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (size_t i0 = 0; i0 < n; i0 += 16) {
         size_t m = MQ_MIN((size_t)16, n - i0);
         __mmask16 live = (__mmask16)((1u << m) - 1);
@@ -268,25 +295,9 @@ AVX512 static void predict_avx512_d4(const mq_forest *f, const float *x, size_t 
             col[c] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live,
                                               _mm512_add_epi32(off, _mm512_set1_epi32((int)c)),
                                               x + i0 * nf, 4);
-        __m512 acc = _mm512_set1_ps(f->base);
-        for (uint32_t t = 0; t < f->n_trees; t++) {
-            const uint32_t *feat = f->feat + (size_t)t * 15;
-            const float *thr = f->thr + (size_t)t * 15;
-            uint16_t l0 = CMP(0);
-            uint16_t l1 = MUX(CMP(1), CMP(2), l0);
-            uint16_t a3 = CMP(3), a4 = CMP(4), a5 = CMP(5), a6 = CMP(6);
-            uint16_t l2 = MUX(MUX(a3, a4, l1), MUX(a5, a6, l1), l0);
-            uint16_t c7 = CMP(7), c8 = CMP(8), c9 = CMP(9), c10 = CMP(10), c11 = CMP(11),
-                     c12 = CMP(12), c13 = CMP(13), c14 = CMP(14);
-            uint16_t l3 = MUX(MUX(MUX(c7, c8, l2), MUX(c9, c10, l2), l1),
-                              MUX(MUX(c11, c12, l2), MUX(c13, c14, l2), l1), l0);
-            __m512i idx = _mm512_maskz_mov_epi32(l0, b8);
-            idx = _mm512_mask_or_epi32(idx, l1, idx, b4);
-            idx = _mm512_mask_or_epi32(idx, l2, idx, b2);
-            idx = _mm512_mask_or_epi32(idx, l3, idx, b1);
-            acc = _mm512_add_ps(acc, _mm512_permutexvar_ps(idx, _mm512_loadu_ps(f->leaf + (size_t)t * 16)));
-        }
-        _mm512_mask_storeu_ps(out + i0, live, acc);
+        _mm512_mask_storeu_ps(out + i0, live, sum_d4(f, col));
+        if (f2)
+            _mm512_mask_storeu_ps(out2 + i0, live, sum_d4(f2, col));
     }
 }
 #undef CMP
@@ -298,7 +309,7 @@ void mq_forest_predict(const mq_forest *f, const float *x, size_t n, float *out)
     bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     if (avx512 && f->depth == 4 && nf <= MQ_RF_COUNT) {
-        predict_avx512_d4(f, x, nf, n, out);
+        predict_avx512_d4(f, NULL, x, nf, n, out, NULL);
         return;
     }
     if (avx512 && f->depth >= 1 && f->depth <= 6 && nf <= MQ_RF_COUNT) {
@@ -310,6 +321,22 @@ void mq_forest_predict(const mq_forest *f, const float *x, size_t n, float *out)
         size_t m = MQ_MIN((size_t)BLOCK, n - i);
         predict_block(f, x + i * nf, nf, m, out + i);
     }
+}
+
+void mq_forest_predict2(const mq_forest *f, const mq_forest *f2, const float *x, size_t n,
+                        float *out, float *out2) {
+#if defined(__x86_64__)
+    size_t nf = f->n_features ? f->n_features : MQ_RF_COUNT;
+    size_t nf2 = f2->n_features ? f2->n_features : MQ_RF_COUNT;
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    if (avx512 && f->depth == 4 && f2->depth == 4 && nf == nf2 && nf <= MQ_RF_COUNT) {
+        predict_avx512_d4(f, f2, x, nf, n, out, out2);
+        return;
+    }
+#endif
+    mq_forest_predict(f, x, n, out);
+    mq_forest_predict(f2, x, n, out2);
 }
 
 void mq_forest_predict_portable(const mq_forest *f, const float *x, size_t n, float *out) {

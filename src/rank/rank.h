@@ -440,6 +440,10 @@ int mq_forest_from_xgboost_json(const char *json, size_t len, mq_forest *out, mq
 void mq_forest_free(mq_forest *f);
 /* Scores n rows (row-major, f->n_features floats each) into out. */
 void mq_forest_predict(const mq_forest *f, const float *x, size_t n, float *out);
+/* Two forests over the same rows (the ranker and the match score), the same
+ * results as two mq_forest_predict calls; the rows are read once. */
+void mq_forest_predict2(const mq_forest *f, const mq_forest *f2, const float *x, size_t n,
+                        float *out, float *out2);
 /* The same without the AVX-512 path (tests compare the two). */
 void mq_forest_predict_portable(const mq_forest *f, const float *x, size_t n, float *out);
 

@@ -81,6 +81,12 @@ struct mq_ranker {
      * log(1 + impressions). */
     float *inv_norm, *log_pop, *log_imp;
     const float *popular, *trending;
+    /* Every column in descending order of popular[] and of trending[] (ties by
+     * lower column; -INFINITY and NaN left out): the scores of the popular and
+     * trending models do not depend on the profile, so neither does their order
+     * (owned; n_*_order entries). */
+    uint32_t *pop_order, *trend_order;
+    uint32_t n_pop_order, n_trend_order;
     mq_model_kind default_model;
     /* The trained models. */
     bool trained, calibrated;
@@ -99,7 +105,11 @@ struct mq_rank_ws {
     uint32_t mws_n, mws_k, mws_feats;
     float *scores[MQ_MODEL_COUNT]; /* full-catalogue scores per model */
     uint16_t *rank[MQ_MODEL_COUNT];    /* rank per column, capped at RK_RANK_CAP */
-    uint32_t *top;                  /* RK_RANK_CAP */
+    /* Per model, the columns it ranks in rank order (best[k][r] has rank r):
+     * n_best[k] of them, RK_RANK_CAP allocated; n_best is 0 with lazy_ranks. */
+    uint32_t *best[MQ_MODEL_COUNT];
+    uint32_t n_best[MQ_MODEL_COUNT];
+    uint64_t *cand_bits; /* cap bits, all clear between requests */
     float *top_s;
     /* Per-column scratch, reset after each request (only touched entries). */
     float *sim_recent, *sim_up, *sim_down, *sim_ign;
@@ -139,8 +149,7 @@ struct mq_rank_ws {
     MQ_VEC(float) out_margin;
     MQ_VEC(uint32_t) order;
     MQ_VEC(float) saved; /* scores masked while ranking */
-    MQ_VEC(float) tmpf;    /* selection scratch (n) */
-    MQ_VEC(uint64_t) keys; /* radix sort scratch */
+    MQ_VEC(uint64_t) keys; /* top-k scratch (mq_topk_scratch_len) */
     MQ_VEC(uint32_t) excl; /* history titles that are never ranked */
     bool lazy_ranks;       /* rank[] not filled: rk_features counts (few titles) */
     double new_days;

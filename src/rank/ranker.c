@@ -68,6 +68,8 @@ static void ranker_free(void *p) {
     mq_free(rk->inv_norm);
     mq_free(rk->log_pop);
     mq_free(rk->log_imp);
+    mq_free(rk->pop_order);
+    mq_free(rk->trend_order);
     mq_free(rk);
 }
 
@@ -183,6 +185,20 @@ static mq_ranker *ranker_build(const mq_bundle *b) {
         rk->log_pop[c] = rk->popular ? log1pf(fmaxf(rk->popular[c], 0)) : 0;
         rk->log_imp[c] = rk->titles ? log1pf(rk->titles[c].impressions) : 0;
     }
+    if (rk->n) {
+        uint64_t *scratch = mq_malloc(mq_topk_scratch_len(rk->n) * sizeof *scratch);
+        if (rk->popular) {
+            rk->pop_order = mq_malloc((size_t)rk->n * sizeof *rk->pop_order);
+            rk->n_pop_order =
+                (uint32_t)mq_topk_radix(rk->popular, rk->n, rk->n, rk->pop_order, NULL, scratch);
+        }
+        if (rk->trending) {
+            rk->trend_order = mq_malloc((size_t)rk->n * sizeof *rk->trend_order);
+            rk->n_trend_order =
+                (uint32_t)mq_topk_radix(rk->trending, rk->n, rk->n, rk->trend_order, NULL, scratch);
+        }
+        mq_free(scratch);
+    }
     if (rk->Y && rk->factors > 0) {
         rk->inv_norm = mq_calloc(rk->n + 1, sizeof(float));
         for (uint32_t c = 0; c < rk->n; c++) {
@@ -278,6 +294,11 @@ void rk_score_candidates(const mq_ranker *rk, mq_rank_ws *ws) {
     MQ_VEC_RESERVE(&ws->out_score, m + 1);
     MQ_VEC_RESERVE(&ws->out_margin, m + 1);
     ws->out_score.len = ws->out_margin.len = m;
+    if (rk->trained && rk->calibrated) {
+        mq_forest_predict2(&rk->rank, &rk->enjoy, ws->x.items, m, ws->out_score.items,
+                           ws->out_margin.items);
+        return;
+    }
     if (rk->trained)
         mq_forest_predict(&rk->rank, ws->x.items, m, ws->out_score.items);
     else
@@ -395,6 +416,17 @@ static void fill_out(const mq_ranker *rk, mq_rank_ws *ws, const mq_rank_settings
         reasons(rk, ws, col, ws->x.items + i * MQ_RF_COUNT, o);
 }
 
+/* The best k of the m scored candidates into ws->order, best first (ties: the
+ * earlier candidate). The homepage asks for all of them: a radix sort then costs
+ * a few passes where a heap costs m log m mispredicted comparisons. */
+static size_t order_best(mq_rank_ws *ws, size_t m, size_t k) {
+    if (k < 64)
+        return mq_topk(ws->out_score.items, (uint32_t)m, k, ws->order.items, NULL);
+    MQ_VEC_RESERVE(&ws->keys, mq_topk_scratch_len((uint32_t)m));
+    return mq_topk_radix(ws->out_score.items, (uint32_t)m, k, ws->order.items, NULL,
+                         ws->keys.items);
+}
+
 long mq_rank_profile(const mq_ranker *rk, const mq_state_view *v, const mq_rank_context *ctx,
                      const mq_rank_settings *s, mq_rank_ws *ws, mq_ranked *out, size_t k,
                      mq_err *err) {
@@ -414,10 +446,29 @@ long mq_rank_profile(const mq_ranker *rk, const mq_state_view *v, const mq_rank_
     for (int m = 0; m < MQ_MODEL_COUNT; m++) {
         if (!(rk->models & (1u << m)))
             continue;
-        const uint16_t *rank = ws->rank[m];
-        for (uint32_t c = 0; c < n; c++)
-            if (rank[c] < C && !rk_too_mature(rk, &ws->ctx, c))
-                add_cand(ws, c);
+        if (ws->lazy_ranks) {
+            const uint16_t *rank = ws->rank[m];
+            for (uint32_t c = 0; c < n; c++)
+                if (rank[c] < C && !rk_too_mature(rk, &ws->ctx, c))
+                    add_cand(ws, c);
+            continue;
+        }
+        /* The model's best C, in column order (as a scan of the ranks would add
+         * them): set in a bitmap, read back a word at a time, which leaves it
+         * clear. */
+        uint32_t nb = MQ_MIN(ws->n_best[m], (uint32_t)C);
+        for (uint32_t i = 0; i < nb; i++)
+            ws->cand_bits[ws->best[m][i] / 64] |= 1ULL << (ws->best[m][i] % 64);
+        for (uint32_t w = 0; w <= (n - 1) / 64 && nb; w++) {
+            uint64_t bits = ws->cand_bits[w];
+            ws->cand_bits[w] = 0;
+            while (bits) {
+                uint32_t c = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                if (!rk_too_mature(rk, &ws->ctx, c))
+                    add_cand(ws, c);
+            }
+        }
     }
     /* In progress and on the list: kept whatever the models say. */
     for (size_t i = 0; i < ws->hist.len; i++) {
@@ -431,7 +482,7 @@ long mq_rank_profile(const mq_ranker *rk, const mq_state_view *v, const mq_rank_
     rk_score_candidates(rk, ws);
     size_t m = ws->cand.len;
     MQ_VEC_RESERVE(&ws->order, m + 1);
-    size_t got = mq_topk(ws->out_score.items, (uint32_t)m, MQ_MIN(k, m), ws->order.items, NULL);
+    size_t got = order_best(ws, m, MQ_MIN(k, m));
     for (size_t i = 0; i < got; i++)
         fill_out(rk, ws, s, ws->order.items[i], &out[i]);
     rk_finish(ws);
