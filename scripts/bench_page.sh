@@ -172,13 +172,16 @@ out=$work/section.md
   sed 's/^[^ ]* marquee info: //' "$work/bandits.log"
   echo '```'
   echo
-  echo "What limits it: of the server's CPU per page, the ranker (\`mq_rank_profile\`: every"
-  echo "candidate model over the catalogue, features and trees for about a thousand"
-  echo "candidates) takes about 1 ms on the default world and 7-8 ms at 50,000 titles (it"
-  echo "scales with the catalogue); assembly, the 177 KB of JSON and HTTP take the rest, about"
-  echo "0.6 ms and 2 ms. The targets (p99 under 5 ms and 2,000 pages/s on 2 cores) are met"
-  echo "for latency on an unloaded server on the default world, not for throughput: that needs"
-  echo "the ranker's share down to about a quarter."
+  echo "What limits it: the server's CPU per page (column 5) on two cores; the ranker"
+  echo "(\`mq_rank_profile\`: every candidate model over the catalogue, features and trees for"
+  echo "about a thousand candidates) takes $(jget rank_mean_ms < "$work/d.json") ms of it in process on the default world and"
+  echo "$(jget rank_mean_ms < "$work/b.json") ms at 50,000 titles (it scales with the catalogue). A perf profile of the"
+  echo "server under wrk with the bandits on (2026-11-30, after the ranks became a radix top-k,"
+  echo "the fixed-order models were walked once per bundle and the titles' JSON pieces cached"
+  echo "per catalogue snapshot) spread the rest thinly: the bandits' Thompson draws about 10%,"
+  echo "features 8%, trees 7%, copying JSON 5-7%, model scores 5%, page assembly and row"
+  echo "building 9%, top-k 4%, HTTP and the kernel most of what remains. 2,000 pages/s needs"
+  echo "about 1 ms of CPU per page."
   echo
   echo "Memory per page request: the request arena above (per-title arrays of the catalogue,"
   echo "the ranker's output, the candidate rows; reused per worker thread, so once warm a"
