@@ -118,7 +118,7 @@ static double coverage(const pg_req *q, const pg_cand *c, int pos) {
         fresh += z > a ? (double)n / (double)(z - a) : 0;
         col++;
     }
-    return fresh / (double)V;
+    return V > 0 ? fresh / (double)V : 0;
 }
 
 static double overlap(const pg_cand *a, const pg_cand *b) {
