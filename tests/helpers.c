@@ -78,15 +78,22 @@ static char *slurp_fd(int fd) {
     return buf;
 }
 
-int th_run(char **out, char **errout, const char *arg0, ...) {
-    const char *argv[64] = {MQ_BINARY};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, arg0);
+/* argv[] for the marquee binary from arg0 and the rest of a NULL-terminated
+ * list (at most 62 arguments). */
+static void binary_argv(const char *argv[64], const char *arg0, va_list ap) {
+    int argc = 0;
+    argv[argc++] = MQ_BINARY;
     for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *))
         argv[argc++] = a;
-    va_end(ap);
     argv[argc] = NULL;
+}
+
+int th_run(char **out, char **errout, const char *arg0, ...) {
+    const char *argv[64];
+    va_list ap;
+    va_start(ap, arg0);
+    binary_argv(argv, arg0, ap);
+    va_end(ap);
 
     /* Capture into temporary files: no pipe deadlock on large outputs. */
     char opath[] = "/tmp/mq-out-XXXXXX", epath[] = "/tmp/mq-err-XXXXXX";
@@ -211,14 +218,11 @@ th_resp th_http(int port, const char *method, const char *path, const char *extr
 /* ------------------------------------------------------------ a server ---- */
 
 pid_t th_serve(int *port, char *line, size_t n, const char *logpath, const char *arg0, ...) {
-    const char *argv[64] = {MQ_BINARY};
-    int argc = 1;
+    const char *argv[64];
     va_list ap;
     va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    binary_argv(argv, arg0, ap);
     va_end(ap);
-    argv[argc] = NULL;
     *port = 0;
     line[0] = '\0';
     int out[2];

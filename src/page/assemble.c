@@ -77,9 +77,12 @@ static const double disc[MAX_VISIBLE] = {1.4426950409, 0.9102392266, 0.721347520
                                          0.4342944819, 0.4170323914, 0.4024296044, 0.3898712453,
                                          0.3789231817, 0.3692693731, 0.3606737602, 0.3529561239};
 
-static double quality(const pg_req *q, const pg_cand *c, int pos) {
+/* quality(r | above), and, when `coverage` is not NULL, coverage(r | above): both
+ * over the titles r would show in its visible places at pos. */
+static double quality(const pg_req *q, const pg_cand *c, int pos, double *coverage) {
+    const pg_snap *s = q->snap;
     int V = MQ_MIN(q->fmt.visible, MAX_VISIBLE);
-    double num = 0, den = 0;
+    double num = 0, den = 0, fresh = 0;
     for (int i = 0; i < V; i++)
         den += disc[i];
     int col = 0;
@@ -92,8 +95,16 @@ static double quality(const pg_req *q, const pg_cand *c, int pos) {
         if (q->use[t])
             v *= 0.5;
         num += v * disc[col];
+        if (coverage) {
+            uint32_t a = s->tt_ptr[t], z = s->tt_ptr[t + 1], n = 0;
+            for (uint32_t e = a; e < z; e++)
+                n += !q->covered[s->tt_idx[e]];
+            fresh += z > a ? (double)n / (double)(z - a) : 0;
+        }
         col++;
     }
+    if (coverage)
+        *coverage = V > 0 ? fresh / (double)V : 0;
     if (c->keep_order && col > 0) {
         /* Continue Watching is short by nature: its worth is what it has. */
         den = 0;
@@ -101,24 +112,6 @@ static double quality(const pg_req *q, const pg_cand *c, int pos) {
             den += disc[i];
     }
     return den > 0 ? num / den : 0;
-}
-
-static double coverage(const pg_req *q, const pg_cand *c, int pos) {
-    const pg_snap *s = q->snap;
-    int V = MQ_MIN(q->fmt.visible, MAX_VISIBLE);
-    double fresh = 0;
-    int col = 0;
-    for (uint32_t k = 0; k < c->n && col < V; k++) {
-        uint32_t t = c->list[(c->rotate + k) % c->n];
-        if (!allowed(q, t, pos, col))
-            continue;
-        uint32_t a = s->tt_ptr[t], z = s->tt_ptr[t + 1], n = 0;
-        for (uint32_t j = a; j < z; j++)
-            n += !q->covered[s->tt_idx[j]];
-        fresh += z > a ? (double)n / (double)(z - a) : 0;
-        col++;
-    }
-    return V > 0 ? fresh / (double)V : 0;
 }
 
 static double overlap(const pg_cand *a, const pg_cand *b) {
@@ -138,7 +131,9 @@ static double noise(const pg_req *q, const pg_cand *c) {
 
 static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *kind_count,
                         const uint32_t *chosen, int n_chosen) {
-    double s = c->prior + quality(q, c, pos) + q->p->affinity_weight * c->affinity;
+    double cw = q->p->coverage_weight / (1.0 + q->played), cov = 0;
+    double s = c->prior + quality(q, c, pos, cw > 0 ? &cov : NULL) +
+               q->p->affinity_weight * c->affinity + cw * cov;
     s -= q->p->kind_penalty * kind_count[c->kind];
     double ov = 0;
     for (int i = 0; i < n_chosen; i++) {
@@ -148,8 +143,6 @@ static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *k
     }
     s -= q->p->theme_penalty * ov;
     s -= q->p->skip_demotion * log1p((double)c->skipped);
-    if (q->p->coverage_weight > 0)
-        s += q->p->coverage_weight / (1.0 + q->played) * coverage(q, c, pos);
     s += q->p->explore * noise(q, c);
     return s;
 }

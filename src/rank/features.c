@@ -37,7 +37,6 @@ mq_rank_ws *mq_rank_ws_create(const mq_bundle *b) {
     mq_rank_ws *ws = mq_calloc(1, sizeof *ws);
     for (int k = 0; k < MQ_MODEL_COUNT; k++)
         ws->best[k] = mq_malloc(RK_RANK_CAP * sizeof *ws->best[k]);
-    ws->top_s = mq_malloc(RK_RANK_CAP * sizeof *ws->top_s);
     if (b)
         rk_ws_fit(ws, mq_ranker_get(b));
     return ws;
@@ -67,7 +66,6 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
         return;
     free_cols(ws);
     mq_model_ws_destroy(ws->mws);
-    mq_free(ws->top_s);
     for (int k = 0; k < MQ_MODEL_COUNT; k++)
         mq_free(ws->best[k]);
     mq_free(ws->touched.items);

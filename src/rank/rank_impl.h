@@ -110,7 +110,6 @@ struct mq_rank_ws {
     uint32_t *best[MQ_MODEL_COUNT];
     uint32_t n_best[MQ_MODEL_COUNT];
     uint64_t *cand_bits; /* cap bits, all clear between requests */
-    float *top_s;
     /* Per-column scratch, reset after each request (only touched entries). */
     float *sim_recent, *sim_up, *sim_down, *sim_ign;
     uint32_t *src_recent, *src_up; /* evidence column of the similarity */
