@@ -38,13 +38,20 @@ mem=$(free -g | awk '/Mem:/ {print $2}')
 now=$(date -u +%Y-%m-%dT%H:%MZ)
 jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
-# world NAME TITLES: a trained world in $data/NAME.
+# world NAME TITLES: a trained world in $data/NAME, as `synth` made it: a cached
+# world whose event count moved since (something posted events to it) is made anew.
 world() {
   local d=$data/$1
+  events() { "$mq" --data "$d" stats 2>/dev/null | awk '$1 == "events" {print $2}'; }
+  if [ -f "$d/bundle.mqb" ] && [ "$(events)" != "$(cat "$d/pristine-events" 2>/dev/null)" ]; then
+    echo "bench_page: $d has events the generator did not write; making it anew" >&2
+    rm -f "$d/bundle.mqb"
+  fi
   if [ ! -f "$d/bundle.mqb" ]; then
     rm -rf "$d"
     echo "bench_page: making the $2-title world in $d" >&2
     "$mq" --data "$d" synth --titles "$2" > /dev/null
+    events > "$d/pristine-events"
     "$mq" --data "$d" train > /dev/null 2>&1
   fi
 }
