@@ -250,6 +250,28 @@ STORE_TEST(append_is_idempotent_and_resolves_ids) {
     cr_assert_eq(s.last_ts_ms, 20);
 }
 
+STORE_TEST(time_quantile_is_the_split_time) {
+    int64_t t = 0;
+    cr_assert_eq(mq_store_time_quantile(st, 0.9, &t, &err), MQ_EINVAL);
+    cr_assert(strstr(err.msg, "no events"), "%s", err.msg);
+    put_title("1", "One");
+    /* Appended out of time order: the quantile is of the times, not the log. */
+    mq_event evs[5] = {rating("a", "u1", "1", 4, 50), rating("b", "u2", "1", 3, 10),
+                       rating("c", "u3", "1", 5, 40), rating("d", "u4", "1", 4, 20),
+                       rating("e", "u5", "1", 2, 30)};
+    mq_append_status status[5];
+    cr_assert_eq(mq_store_append_events(st, evs, 5, status, &err), MQ_OK, "%s", err.msg);
+    static const struct {
+        double q;
+        int64_t want;
+    } cases[] = {{0, 10}, {0.5, 30}, {0.9, 50}, {1, 50}, {-1, 10}, {2, 50}};
+    for (size_t i = 0; i < MQ_ARRAY_LEN(cases); i++) {
+        cr_assert_eq(mq_store_time_quantile(st, cases[i].q, &t, &err), MQ_OK, "%s", err.msg);
+        cr_assert_eq(t, cases[i].want, "q %g: %lld, want %lld", cases[i].q, (long long)t,
+                     (long long)cases[i].want);
+    }
+}
+
 typedef struct {
     int n;
     char ids[16][8];

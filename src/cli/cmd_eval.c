@@ -108,12 +108,12 @@ int mq_cmd_eval(mq_cli *cli) {
                 rc = MQ_EXIT_USAGE;
                 goto out;
             }
-        } else if (mq_eval_time_quantile(s, o.time_quantile, &t_test, &err)) {
+        } else if (mq_store_time_quantile(s, o.time_quantile, &t_test, &err)) {
             mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
             goto out;
         }
         if (o.split == MQ_SPLIT_VALIDATION) {
-            if (mq_eval_time_quantile(s, o.time_quantile - 0.1, &t_valid, &err)) {
+            if (mq_store_time_quantile(s, o.time_quantile - 0.1, &t_valid, &err)) {
                 mq_cli_fail(cli, MQ_EXIT_FAIL, "%s", err.msg);
                 goto out;
             }

@@ -87,7 +87,7 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
     int rc = MQ_EXIT_FAIL;
     int64_t from;
     if (mq_rank_add_titles(s, b, t_ms, &err) ||
-        mq_rank_time_quantile(s, MQ_MAX(t_quantile - rp.train_window, 0.01), &from, &err)) {
+        mq_store_time_quantile(s, MQ_MAX(t_quantile - rp.train_window, 0.01), &from, &err)) {
         mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
         goto out;
     }

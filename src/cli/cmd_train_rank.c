@@ -22,7 +22,7 @@ int mq_cmd_train_rank(mq_cli *cli, mq_store *s, const struct mq_matrix_opts *mo,
     mq_rank_settings st;
     mq_rank_settings_from_config(&st, cli->config);
     int64_t from;
-    if ((rc = mq_rank_time_quantile(s, 1 - rp.train_window, &from, err)))
+    if ((rc = mq_store_time_quantile(s, 1 - rp.train_window, &from, err)))
         return rc;
     mq_rank_train_report rep;
     double t0 = mq_mono_s();

@@ -84,8 +84,6 @@ int mq_split_make(const mq_matrix *full, const mq_matrix *before, const mq_eval_
                   mq_split **out, mq_err *err);
 void mq_split_destroy(mq_split *s);
 
-/* The q-quantile of the times of every event in the store. */
-int mq_eval_time_quantile(mq_store *s, double q, int64_t *out, mq_err *err);
 
 /* ---------------------------------------------------------------- metrics ---- */
 

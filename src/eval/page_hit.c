@@ -107,7 +107,7 @@ int mq_eval_first_screen(mq_store *s, const mq_train_params *p, const mq_matrix_
     mq_catalog *cat = NULL;
     int rc;
     int64_t T = o->time_ms;
-    if (!T && (rc = mq_eval_time_quantile(s, o->quantile > 0 ? o->quantile : 0.9, &T, err)))
+    if (!T && (rc = mq_store_time_quantile(s, o->quantile > 0 ? o->quantile : 0.9, &T, err)))
         goto out;
     r->time_ms = T;
     mq_matrix_opts mo2 = *mo;

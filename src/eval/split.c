@@ -352,39 +352,3 @@ int mq_split_make(const mq_matrix *full, const mq_matrix *before, const mq_eval_
     *out = sp;
     return MQ_OK;
 }
-
-/* ---------------------------------------------------------- time quantile ---- */
-
-typedef struct {
-    MQ_VEC(int64_t) ts;
-} ts_ctx;
-
-static int ts_cb(void *ud, const mq_event *e) {
-    ts_ctx *c = ud;
-    MQ_VEC_PUSH(&c->ts, e->ts_ms);
-    return 0;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-int mq_eval_time_quantile(mq_store *s, double q, int64_t *out, mq_err *err) {
-    ts_ctx c = {{0}};
-    mq_event_filter f = MQ_EVENT_FILTER_ALL;
-    int rc = mq_store_each_event(s, &f, ts_cb, &c, err);
-    if (rc) {
-        mq_free(c.ts.items);
-        return rc;
-    }
-    if (c.ts.len == 0) {
-        mq_free(c.ts.items);
-        return mq_err_set(err, MQ_EINVAL, "time split: the store has no events");
-    }
-    qsort(c.ts.items, c.ts.len, sizeof *c.ts.items, cmp_i64);
-    size_t i = (size_t)(q * (double)(c.ts.len - 1) + 0.5);
-    *out = c.ts.items[i];
-    mq_free(c.ts.items);
-    return MQ_OK;
-}

@@ -6,38 +6,6 @@
  * bundle's own models, fitted on everything, are then used at serving time. */
 #include "rank_impl.h"
 
-#include <stdlib.h>
-
-typedef struct {
-    MQ_VEC(int64_t) ts;
-} ts_ctx;
-
-static int on_ts(void *ud, const mq_event *e) {
-    ts_ctx *c = ud;
-    MQ_VEC_PUSH(&c->ts, e->ts_ms);
-    return 0;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-int mq_rank_time_quantile(mq_store *s, double q, int64_t *out, mq_err *err) {
-    ts_ctx c = {{0}};
-    mq_event_filter f = MQ_EVENT_FILTER_ALL;
-    int rc = mq_store_each_event(s, &f, on_ts, &c, err);
-    if (!rc && c.ts.len == 0)
-        rc = mq_err_set(err, MQ_EINVAL, "the store has no events");
-    if (!rc) {
-        qsort(c.ts.items, c.ts.len, sizeof *c.ts.items, cmp_i64);
-        q = q < 0 ? 0 : q > 1 ? 1 : q;
-        *out = c.ts.items[(size_t)(q * (double)(c.ts.len - 1) + 0.5)];
-    }
-    mq_free(c.ts.items);
-    return rc;
-}
-
 int mq_rank_fit(mq_store *s, const mq_matrix_opts *mo, const mq_train_params *tp,
                 const mq_rank_params *rp, const mq_rank_settings *st, int64_t from_ms,
                 int64_t to_ms, mq_bundle *into, bool progress, mq_rank_train_report *rep,

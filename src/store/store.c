@@ -303,6 +303,36 @@ int mq_store_each_event(mq_store *s, const mq_event_filter *f, mq_event_cb cb, v
     return s->b->ops->each_event(s->b, f, cb, ud, err);
 }
 
+typedef struct {
+    MQ_VEC(int64_t) ts;
+} ts_ctx;
+
+static int on_ts(void *ud, const mq_event *e) {
+    ts_ctx *c = ud;
+    MQ_VEC_PUSH(&c->ts, e->ts_ms);
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int mq_store_time_quantile(mq_store *s, double q, int64_t *out, mq_err *err) {
+    ts_ctx c = {{0}};
+    mq_event_filter f = MQ_EVENT_FILTER_ALL;
+    int rc = mq_store_each_event(s, &f, on_ts, &c, err);
+    if (!rc && c.ts.len == 0)
+        rc = mq_err_set(err, MQ_EINVAL, "the store has no events");
+    if (!rc) {
+        qsort(c.ts.items, c.ts.len, sizeof *c.ts.items, cmp_i64);
+        q = q < 0 ? 0 : q > 1 ? 1 : q;
+        *out = c.ts.items[(size_t)(q * (double)(c.ts.len - 1) + 0.5)];
+    }
+    mq_free(c.ts.items);
+    return rc;
+}
+
 int mq_store_stats_get(mq_store *s, mq_store_stats *st, mq_err *err) {
     return s->b->ops->stats(s->b, st, err);
 }

@@ -116,6 +116,9 @@ typedef struct mq_event_filter {
 typedef int (*mq_event_cb)(void *ud, const mq_event *e);
 int mq_store_each_event(mq_store *s, const mq_event_filter *f, mq_event_cb cb, void *ud,
                         mq_err *err);
+/* The q-quantile (q in [0, 1], clamped) of the times of every event: the global
+ * time split's T. MQ_EINVAL when the store has no events. */
+int mq_store_time_quantile(mq_store *s, double q, int64_t *out, mq_err *err);
 
 typedef struct mq_store_stats {
     uint64_t titles, profiles, events;
