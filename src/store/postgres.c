@@ -1325,15 +1325,6 @@ static int scan_profiles(pg_store *s, uint32_t after, size_t limit, mq_profile_c
     return MQ_OK;
 }
 
-static int pg_each_title_doc(mq_store_base *b, int (*cb)(void *, uint32_t, const char *),
-                             void *ud, mq_err *err) {
-    return scan_titles((pg_store *)b, 0, SIZE_MAX, cb, ud, err);
-}
-
-static int pg_each_profile(mq_store_base *b, mq_profile_cb cb, void *ud, mq_err *err) {
-    return scan_profiles((pg_store *)b, 0, SIZE_MAX, cb, ud, err);
-}
-
 static int pg_list_title_docs(mq_store_base *b, uint32_t after, size_t limit,
                               int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err) {
     return scan_titles((pg_store *)b, after, limit, cb, ud, err);
@@ -1485,8 +1476,6 @@ static const mq_store_ops pg_ops = {
     .put_profile = pg_put_profile,
     .get_profile = pg_get_profile,
     .delete_row = pg_delete,
-    .each_title_doc = pg_each_title_doc,
-    .each_profile = pg_each_profile,
     .stats = pg_stats,
     .put_blob = pg_put_blob,
     .get_blob = pg_get_blob,

@@ -485,44 +485,6 @@ static int sq_delete(mq_store_base *b, int kind, uint32_t id, mq_err *err) {
     return rc ? rc : run_delete(s, "DELETE FROM profiles WHERE id = ?", id, err);
 }
 
-static int sq_each_title_doc(mq_store_base *b, int (*cb)(void *, uint32_t, const char *),
-                             void *ud, mq_err *err) {
-    sq_store *s = (sq_store *)b;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, doc FROM titles ORDER BY id", -1, &st, NULL) !=
-        SQLITE_OK)
-        return sq_fail(s, err, "scanning titles");
-    int rc, ret = MQ_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if ((ret = cb(ud, (uint32_t)sqlite3_column_int64(st, 0), col_text(st, 1))))
-            break;
-    if (!ret && rc != SQLITE_DONE)
-        ret = sq_fail(s, err, "scanning titles");
-    sqlite3_finalize(st);
-    return ret;
-}
-
-static int sq_each_profile(mq_store_base *b, mq_profile_cb cb, void *ud, mq_err *err) {
-    sq_store *s = (sq_store *)b;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, ext_id, country, maturity_limit, created_ms FROM profiles "
-                           "ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sq_fail(s, err, "scanning profiles");
-    int rc, ret = MQ_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mq_profile p;
-        read_profile(st, &p, NULL);
-        if ((ret = cb(ud, &p)))
-            break;
-    }
-    if (!ret && rc != SQLITE_DONE)
-        ret = sq_fail(s, err, "scanning profiles");
-    sqlite3_finalize(st);
-    return ret;
-}
-
 static int query_u64(sq_store *s, const char *sql, uint64_t *out, mq_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -634,8 +596,6 @@ static const mq_store_ops sq_ops = {
     .put_profile = sq_put_profile,
     .get_profile = sq_get_profile,
     .delete_row = sq_delete,
-    .each_title_doc = sq_each_title_doc,
-    .each_profile = sq_each_profile,
     .stats = sq_stats,
     .put_blob = sq_put_blob,
     .get_blob = sq_get_blob,

@@ -447,13 +447,13 @@ static int title_doc_cb(void *ud, uint32_t id, const char *doc) {
 int mq_store_each_title(mq_store *s, mq_title_cb cb, void *ud, mq_err *err) {
     title_scan ts = {cb, ud, {0}, err};
     mq_arena_init(&ts.arena, 16 * 1024, 0);
-    int rc = s->b->ops->each_title_doc(s->b, title_doc_cb, &ts, err);
+    int rc = s->b->ops->list_title_docs(s->b, 0, SIZE_MAX, title_doc_cb, &ts, err);
     mq_arena_free(&ts.arena);
     return rc;
 }
 
 int mq_store_each_profile(mq_store *s, mq_profile_cb cb, void *ud, mq_err *err) {
-    return s->b->ops->each_profile(s->b, cb, ud, err);
+    return s->b->ops->list_profiles(s->b, 0, SIZE_MAX, cb, ud, err);
 }
 
 static int catalog_title(void *ud, const mq_title *t) {

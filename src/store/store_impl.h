@@ -61,9 +61,6 @@ typedef struct mq_store_ops {
                        mq_err *err);
     /* Deletes a title, or a profile with its events. */
     int (*delete_row)(mq_store_base *b, int kind, uint32_t id, mq_err *err);
-    int (*each_title_doc)(mq_store_base *b, int (*cb)(void *, uint32_t, const char *), void *ud,
-                          mq_err *err);
-    int (*each_profile)(mq_store_base *b, mq_profile_cb cb, void *ud, mq_err *err);
     int (*stats)(mq_store_base *b, mq_store_stats *st, mq_err *err);
     int (*put_blob)(mq_store_base *b, const char *name, const void *data, size_t len,
                     mq_err *err);
@@ -71,7 +68,8 @@ typedef struct mq_store_ops {
      * a message) when absent. */
     int (*get_blob)(mq_store_base *b, const char *name, int64_t *version, void **data,
                     size_t *len, mq_err *err);
-    /* One page, ids > after, at most limit rows, in id order (mq_store_list_*). */
+    /* One page, ids > after, at most limit rows, in id order (mq_store_list_*;
+     * mq_store_each_* ask for everything: after 0, limit SIZE_MAX). */
     int (*list_title_docs)(mq_store_base *b, uint32_t after, size_t limit,
                            int (*cb)(void *, uint32_t, const char *), void *ud, mq_err *err);
     int (*list_profiles)(mq_store_base *b, uint32_t after, size_t limit, mq_profile_cb cb,
