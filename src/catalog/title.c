@@ -151,23 +151,33 @@ static int time_field(const json_t *o, const char *where, const char *name, int6
                       where, name, got);
 }
 
+/* o is an object (a `what`) with a valid "id", into *id. */
+static int object_id(const json_t *o, const char *what, const char *where, const char **id,
+                     mq_err *err) {
+    if (!json_is_object(o)) {
+        char got[64];
+        mq_json_describe(o, got, sizeof got);
+        return mq_err_set(err, MQ_EINVAL, "%s: expected a %s object, got %s", where, what, got);
+    }
+    int rc = mq_json_str(o, where, "id", true, MQ_ID_MAX_LEN, id, err);
+    if (rc)
+        return rc;
+    if (!mq_ext_id_valid(*id))
+        return mq_err_set(err, MQ_EINVAL,
+                          "%s.id: expected 1-128 bytes without control characters, got \"%s\"",
+                          where, *id);
+    return MQ_OK;
+}
+
 int mq_title_from_json(const json_t *o, mq_title *t, mq_arena *a, const char *where,
                        mq_err *err) {
     memset(t, 0, sizeof *t);
     char got[64];
-    if (!json_is_object(o)) {
-        mq_json_describe(o, got, sizeof got);
-        return mq_err_set(err, MQ_EINVAL, "%s: expected a title object, got %s", where, got);
-    }
     const char *s;
     int64_t v;
     int rc;
-    if ((rc = mq_json_str(o, where, "id", true, MQ_ID_MAX_LEN, &s, err)))
+    if ((rc = object_id(o, "title", where, &s, err)))
         return rc;
-    if (!mq_ext_id_valid(s))
-        return mq_err_set(err, MQ_EINVAL,
-                          "%s.id: expected 1-128 bytes without control characters, got \"%s\"",
-                          where, s);
     t->ext_id = mq_arena_strdup(a, s);
     if ((rc = mq_json_str(o, where, "name", true, 1024, &s, err)))
         return rc;
@@ -224,20 +234,11 @@ int mq_profile_from_json(const json_t *o, mq_profile *p, mq_arena *a, const char
                          mq_err *err) {
     memset(p, 0, sizeof *p);
     p->maturity_limit = 18;
-    char got[64];
-    if (!json_is_object(o)) {
-        mq_json_describe(o, got, sizeof got);
-        return mq_err_set(err, MQ_EINVAL, "%s: expected a profile object, got %s", where, got);
-    }
     const char *s;
     int64_t v;
     int rc;
-    if ((rc = mq_json_str(o, where, "id", true, MQ_ID_MAX_LEN, &s, err)))
+    if ((rc = object_id(o, "profile", where, &s, err)))
         return rc;
-    if (!mq_ext_id_valid(s))
-        return mq_err_set(err, MQ_EINVAL,
-                          "%s.id: expected 1-128 bytes without control characters, got \"%s\"",
-                          where, s);
     p->ext_id = mq_arena_strdup(a, s);
     rc = mq_json_str(o, where, "country", false, 3, &s, err);
     if (rc == MQ_OK)
