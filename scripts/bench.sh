@@ -16,10 +16,6 @@ trap 'rm -rf "$work"' EXIT
 doc=docs/benchmarks.md
 section=foundation
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-mem=$(free -g | awk '/Mem:/ {print $2}')
-now=$(date -u +%Y-%m-%dT%H:%MZ)
-jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
 out=$work/section.md
 {

@@ -25,30 +25,13 @@ trap cleanup EXIT
 doc=docs/benchmarks.md
 section=ingest
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-mem=$(free -g | awk '/Mem:/ {print $2}')
-now=$(date -u +%Y-%m-%dT%H:%MZ)
-jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
 # start DIR [SETTING VALUE...]: starts `marquee serve` on a free port; sets
 # server_pid and port.
 start() {
   local d=$1
   shift
-  "$mq" --data "$d" serve --port 0 "$@" > "$d.out" 2> "$d.log" &
-  server_pid=$!
-  for _ in $(seq 300); do
-    grep -q '^listening on' "$d.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$d.out")
-  [ -n "$port" ] || { echo "bench: the server did not start: $(cat "$d.log")" >&2; exit 1; }
-}
-
-stop() {
-  kill -TERM "$server_pid"
-  wait "$server_pid"
-  server_pid=
+  serve_start "$d" --data "$d" serve --port 0 "$@"
 }
 
 out=$work/section.md
@@ -83,7 +66,7 @@ for spec in "1 64 1" "100 32 1" "1000 8 1" "1000 8 0"; do
   start "$d" --assets.serve "$bandits"
   ./$build/bench_ingest --port "$port" --setup --batch "$batch" --conns "$conns" \
     --seconds "$secs" --prefix "b$batch" > "$d.json"
-  stop
+  serve_stop
   acked=$(jget events_accepted < "$d.json")
   stored=$("$mq" --data "$d" stats --json | jget events)
   lost=$(( acked - stored ))
@@ -102,7 +85,7 @@ echo "bench: unloaded latency" >&2
 d=$work/idle
 start "$d"
 ./$build/bench_ingest --port "$port" --setup --batch 1 --conns 1 --seconds 3 --prefix idle > "$d.json"
-stop
+serve_stop
 echo "bench: live state memory" >&2
 ./$build/bench_state 1000000 20 > "$work/state.json"
 {

@@ -19,7 +19,6 @@ work=$(mktemp -d /tmp/marquee-bench-models-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 doc=docs/benchmarks.md
 section=models
-jget() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
 
 # The hyperparameters chosen on validation (docs/models.md, scripts/tune_models.sh).
 tuned="--models.popular.half_life_days 0 --models.knn.neighbours 50 --models.knn.shrink 10 \
@@ -27,9 +26,6 @@ tuned="--models.popular.half_life_days 0 --models.knn.neighbours 50 --models.knn
 --models.ease.lambda 50 --models.ease.dropout 0.25"
 tuned=$(echo "$tuned" | tr -s ' ')
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-mem=$(free -g | awk '/Mem:/ {print $2}')
-now=$(date -u +%Y-%m-%dT%H:%MZ)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$work/section.md
 {

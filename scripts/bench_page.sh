@@ -33,10 +33,6 @@ doc=docs/benchmarks.md
 section=page
 command -v wrk >/dev/null || { echo "bench_page: wrk is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-mem=$(free -g | awk '/Mem:/ {print $2}')
-now=$(date -u +%Y-%m-%dT%H:%MZ)
-jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
 # world NAME TITLES: a trained world in $data/NAME, as `synth` made it: a cached
 # world whose event count moved since (something posted events to it) is made anew.
@@ -61,25 +57,12 @@ world() {
 start() {
   local d=$1
   shift
-  "$mq" --data "$d" serve --port 0 "$@" > "$work/serve.out" 2> "$work/serve.log" &
-  server_pid=$!
-  for _ in $(seq 600); do
-    grep -q '^listening on' "$work/serve.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$work/serve.out")
-  [ -n "$port" ] || { echo "bench: the server did not start: $(cat "$work/serve.log")" >&2; exit 1; }
+  serve_start "$work/serve" --data "$d" serve --port 0 "$@"
   for _ in $(seq 3000); do
     grep -q 'asset bandits\( online\|: off\)' "$work/serve.log" && break
     sleep 0.1
   done
   grep -h 'asset bandits online' "$work/serve.log" >> "$work/bandits.log" || true
-}
-
-stop() {
-  kill -TERM "$server_pid"
-  wait "$server_pid" || true
-  server_pid=
 }
 
 # Each wrk thread walks the profiles from its own offset, so no two requests in
@@ -118,7 +101,7 @@ wrk_run() {
     > "$work/wrk1.txt"
   local rss
   rss=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
-  stop
+  serve_stop
   local rps p50 p99 u50 u99 n cpu
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")

@@ -28,7 +28,6 @@ cleanup() {
 trap cleanup EXIT
 doc=docs/benchmarks.md
 section=postgres
-jget() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" | head -1; }
 
 vars=$(MQ_PG_FSYNC=on scripts/pg_test_server.sh start "$pgdir")
 base=$(echo "$vars" | sed -n 's/^MQ_TEST_POSTGRES=//p')
@@ -41,18 +40,8 @@ new_db() { # N: prints the URL of a fresh database benchN
 start() {
   local dir=$1 store=${2:-}
   mkdir -p "$dir"
-  if [ -n "$store" ]; then
-    "$mq" --data "$dir" --store "$store" serve --port 0 > "$dir.out" 2> "$dir.log" &
-  else
-    "$mq" --data "$dir" serve --port 0 > "$dir.out" 2> "$dir.log" &
-  fi
-  pids+=($!)
-  for _ in $(seq 300); do
-    grep -q '^listening on' "$dir.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  port=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' "$dir.out")
-  [ -n "$port" ] || { echo "bench: the node did not start: $(cat "$dir.log")" >&2; exit 1; }
+  serve_start "$dir" --data "$dir" ${store:+--store "$store"} serve --port 0
+  pids+=("$server_pid")
 }
 
 stop_all() {
@@ -68,7 +57,6 @@ stored() { # STORE_OR_DIR
 }
 
 out=$work/section.md
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 {
   echo "## PostgreSQL and several nodes (issue 9)"
   echo

@@ -21,10 +21,7 @@ work=$(mktemp -d /tmp/marquee-bench-rank-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 doc=docs/benchmarks.md
 section=rank
-jget() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | head -1; }
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-now=$(date -u +%Y-%m-%dT%H:%MZ)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "bench_rank: the default synthetic world..." >&2
