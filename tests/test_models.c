@@ -223,6 +223,42 @@ Test(models, ials_loss_decreases_monotonically_exact) {
     check_monotone(0);
 }
 
+/* The same data fits the same factors bit for bit on two threads: with more rows
+ * than one Gramian block, whichever thread takes which block. */
+Test(models, ials_fit_is_the_same_every_time_on_two_threads) {
+    enum { USERS = 12000, ITEMS = 300, PER = 8 };
+    mq_rng r;
+    mq_rng_seed(&r, 5, 1);
+    mq_entry *e = mq_malloc(USERS * PER * sizeof *e);
+    size_t n = 0;
+    for (uint32_t u = 0; u < USERS; u++)
+        for (uint32_t j = 0; j < PER; j++)
+            e[n++] = (mq_entry){u, (u * 7 + j * 31 + mq_rng_below(&r, 5)) % ITEMS,
+                                1.0f + (float)mq_rng_below(&r, 3), 0, MQ_PAIR_POSITIVE,
+                                1700000000000LL + (int64_t)j * 60000};
+    mq_matrix *m = mq_matrix_from_entries(USERS, ITEMS, e, n);
+    mq_free(e);
+    mq_train_params p;
+    small_params(&p);
+    cr_assert_eq(p.threads, 2);
+    float *X0 = NULL, *Y0 = NULL;
+    mq_err err = {0};
+    cr_assert_eq(mq_ials_fit(m, &p, &X0, &Y0, NULL, &err), MQ_OK, "%s", err.msg);
+    for (int run = 1; run < 4; run++) {
+        float *X, *Y;
+        cr_assert_eq(mq_ials_fit(m, &p, &X, &Y, NULL, &err), MQ_OK, "%s", err.msg);
+        cr_assert(memcmp(X, X0, (size_t)USERS * p.ials.factors * sizeof *X) == 0,
+                  "run %d: user factors differ", run);
+        cr_assert(memcmp(Y, Y0, (size_t)ITEMS * p.ials.factors * sizeof *Y) == 0,
+                  "run %d: item factors differ", run);
+        mq_free(X);
+        mq_free(Y);
+    }
+    mq_free(X0);
+    mq_free(Y0);
+    mq_matrix_destroy(m);
+}
+
 /* Fold-in from a profile's history equals the training user step on the same
  * data: exactly the same equations (exact solves), and CG converging to them. */
 Test(models, foldin_equals_the_training_solve) {

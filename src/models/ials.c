@@ -355,29 +355,36 @@ static void solve_chunk(void *ud, size_t e0, size_t e1, int tid) {
 }
 
 /* G = a0 Y'Y, full symmetric, with row stride ld (>= k, zero padding): one
- * single-threaded ssyrk per block of rows on our threads, summed. */
+ * single-threaded ssyrk per block of rows on our threads, each into its own
+ * partial, and the partials summed in block order: the same Y gives the same G
+ * bit for bit whichever thread took which block (per-thread partials would sum
+ * the blocks in the order the threads happened to take them, and so make every
+ * fit of the same data a little different). */
+#define GRAM_BLOCK 4096
+
 typedef struct gram_ctx {
     const float *Y;
     int k;
-    float *part; /* per thread k x k */
+    float *part; /* per block k x k */
 } gram_ctx;
 
 static void gram_rows(void *ud, size_t r0, size_t r1, int tid) {
+    (void)tid;
     gram_ctx *c = ud;
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, c->k, (int)(r1 - r0), 1.0f, c->Y + r0 * c->k,
-                c->k, 1.0f, c->part + (size_t)tid * c->k * c->k, c->k);
+                c->k, 0.0f, c->part + r0 / GRAM_BLOCK * c->k * c->k, c->k);
 }
 
 static void gramian_t(const float *Y, uint32_t n, int k, double a0, float *G, int ld, int threads) {
-    int t = mq_parallel_threads(threads);
-    gram_ctx c = {Y, k, mq_calloc((size_t)t * k * k, sizeof(float))};
-    mq_parallel_for(n, 4096, t, gram_rows, &c);
+    size_t blocks = (n + GRAM_BLOCK - 1) / GRAM_BLOCK;
+    gram_ctx c = {Y, k, mq_calloc(MQ_MAX(blocks, (size_t)1) * k * k, sizeof(float))};
+    mq_parallel_for(n, GRAM_BLOCK, threads, gram_rows, &c);
     memset(G, 0, (size_t)ld * ld * sizeof *G);
     for (int a = 0; a < k; a++)
         for (int b = a; b < k; b++) {
             double v = 0;
-            for (int i = 0; i < t; i++)
-                v += c.part[(size_t)i * k * k + (size_t)a * k + b];
+            for (size_t i = 0; i < blocks; i++)
+                v += c.part[i * k * k + (size_t)a * k + b];
             G[(size_t)a * ld + b] = G[(size_t)b * ld + a] = (float)(a0 * v);
         }
     mq_free(c.part);

@@ -304,7 +304,7 @@ typedef struct mq_rank_params {
     bool guard;           /* not used unless it beats the best model on validation */
     bool skip_without_impressions; /* no ranker on data without impressions (the blend) */
     uint64_t seed;
-    int threads;
+    int threads;          /* XGBoost threads (rank.threads); 0 = the threads budget */
 } mq_rank_params;
 
 void mq_rank_params_from_config(mq_rank_params *p, const mq_config *c);

@@ -38,7 +38,7 @@ void mq_rank_params_from_config(mq_rank_params *p, const mq_config *c) {
     p->guard = mq_config_num(c, "rank.guard") != 0;
     const char *wi = mq_config_str(c, "rank.without_impressions");
     p->skip_without_impressions = !wi || strcmp(wi, "profiles") != 0;
-    p->threads = (int)mq_config_num(c, "threads");
+    p->threads = (int)mq_config_num(c, "rank.threads");
 }
 
 const char *mq_rank_params_check(const mq_rank_params *p) {

@@ -252,6 +252,10 @@ enum { T_NUM, T_STR };
       "candidate set at T, its new positives after T relevant, as for the candidate "    \
       "models). Data without impressions is always evaluated per profile.")              \
     X("rank.seed", T_NUM, "1", 0, 4294967295, "Ranker: seed of sampling and boosting.") \
+    X("rank.threads", T_NUM, "1", 0, 1024,                                             \
+      "Ranker: XGBoost's threads; 0 = `threads`. Its fit depends on how many (each "     \
+      "count repeats itself), so a fixed count gives the same ranker from the same "     \
+      "data on any machine; XGBoost is a small part of the ranker's training time.")    \
     /* the homepage (issue 6; src/page, docs/page.md) */                                \
     X("page.policy", T_STR, "full", 0, 0,                                               \
       "Page policy served: full (personalized rows, ranked titles), no-ranker, "        \
