@@ -2,9 +2,13 @@
  * assembly (ranking included) and the JSON, for profiles drawn at random from a
  * data directory (after `marquee synth` and `marquee train`), one thread. Prints
  * p50, p99 and mean latency of the whole page and of the ranker's share, pages/s
- * on one core, the request arena's bytes and the JSON's size.
+ * on one core, the request arena's bytes and the JSON's size. With `bandits`, the
+ * asset bandits choose every item's assets, as in `marquee serve` (restored from
+ * the store's checkpoint and caught up with the log first: start a server on the
+ * directory once to write it); else the editorial defaults.
  *
- *   bench_page DATA_DIR [pages] [rows] [items] [policy] */
+ *   bench_page DATA_DIR [pages] [rows] [items] [policy|full] [bandits] */
+#include "assets/assets.h"
 #include "page/page.h"
 #include "store/store.h"
 
@@ -31,7 +35,8 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_page DATA_DIR [pages] [rows] [items] [policy]\n");
+        fprintf(stderr,
+                "usage: bench_page DATA_DIR [pages] [rows] [items] [policy|full] [bandits]\n");
         return 2;
     }
     const char *dir = argv[1];
@@ -39,6 +44,7 @@ int main(int argc, char **argv) {
     int rows = argc > 3 ? atoi(argv[3]) : 40;
     int items = argc > 4 ? atoi(argv[4]) : 25;
     int policy = argc > 5 ? mq_page_policy_parse(argv[5]) : -1;
+    bool bandits = argc > 6 && strcmp(argv[6], "bandits") == 0;
     mq_err err = {0};
     mq_store *s;
     mq_catalog *cat;
@@ -80,6 +86,19 @@ int main(int argc, char **argv) {
         ids[i] = p->id;
         mat[i] = p->maturity_limit;
     }
+    mq_assets *assets = NULL;
+    if (bandits) {
+        mq_assets_params ap;
+        mq_assets_params_default(&ap);
+        t0 = mq_mono_s();
+        if (mq_assets_create(&ap, cat, &assets, &err) || mq_assets_load(assets, s, &err) ||
+            mq_assets_catch_up(assets, s, &err)) {
+            fprintf(stderr, "bench_page: asset bandits: %s\n", err.msg);
+            return 1;
+        }
+        mq_assets_advance(assets, mq_now_ms());
+        fprintf(stderr, "asset bandits: ready in %.1f s\n", mq_mono_s() - t0);
+    }
     mq_page_service_set_catalog(svc, cat, &err);
     double *lat = malloc(sizeof *lat * (size_t)pages),
            *score = malloc(sizeof *score * (size_t)pages);
@@ -105,6 +124,7 @@ int main(int argc, char **argv) {
         rq.bundle_version = 1;
         rq.state = st;
         rq.fresh = true;
+        rq.assets = assets;
         mq_arena_reset(&a);
         mq_buf_reset(&out);
         mq_page pg;
@@ -138,11 +158,12 @@ int main(int argc, char **argv) {
     printf("{\"titles\": %u, \"pages\": %d, \"rows\": %d, \"items\": %d, \"policy\": \"%s\", "
            "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, \"pages_per_s_one_core\": %.0f, "
            "\"rank_p50_ms\": %.3f, \"rank_mean_ms\": %.3f, \"arena_mean_kb\": %.0f, "
-           "\"arena_max_kb\": %.0f, \"json_mean_kb\": %.0f, \"cpu_ms_per_page\": %.3f}\n",
+           "\"arena_max_kb\": %.0f, \"json_mean_kb\": %.0f, \"cpu_ms_per_page\": %.3f, "
+           "\"assets\": \"%s\"}\n",
            tcount, pages, rows, items, policy < 0 ? "full" : argv[5], lat[pages / 2],
            lat[(int)(pages * 0.99)], total / pages, 1000.0 * pages / total, score[pages / 2],
            stotal / pages, arena_sum / 1024.0 / pages, arena_max / 1024.0,
-           json_sum / 1024.0 / pages, cpu);
+           json_sum / 1024.0 / pages, cpu, bandits ? "bandits" : "editorial");
     mq_buf_free(&out);
     mq_arena_free(&a);
     free(lat);
@@ -150,6 +171,7 @@ int main(int argc, char **argv) {
     free(ids);
     free(mat);
     mq_page_service_destroy(svc);
+    mq_assets_destroy(assets);
     mq_bundle_destroy(b);
     mq_state_destroy(st);
     mq_store_close(s);

@@ -45,6 +45,28 @@ Test(buf, cap_is_enforced) {
     mq_buf_free(&b);
 }
 
+Test(buf, take_hands_over_the_contents_and_keeps_the_room) {
+    mq_buf b;
+    mq_buf_init(&b, 0);
+    size_t len = 1;
+    cr_assert_null(mq_buf_take(&b, &len), "nothing appended, nothing to take");
+    cr_assert_eq(len, 0);
+    char big[1000];
+    memset(big, 'x', sizeof big);
+    cr_assert_eq(mq_buf_append(&b, big, sizeof big), MQ_OK);
+    size_t room = b.alloc;
+    char *got = mq_buf_take(&b, &len);
+    cr_assert_eq(len, sizeof big);
+    cr_assert(memcmp(got, big, sizeof big) == 0 && got[len] == '\0');
+    free(got);
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(b.alloc, room, "the same room for the next output");
+    cr_assert_str_eq(b.data, "");
+    cr_assert_eq(mq_buf_puts(&b, "next"), MQ_OK);
+    cr_assert_str_eq(b.data, "next");
+    mq_buf_free(&b);
+}
+
 Test(strmap, put_get_remove_many) {
     mq_strmap *m = mq_strmap_create();
     char key[32];

@@ -217,16 +217,28 @@ int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_t
  * many times, from the same distributions: mq_assets_dists once, mq_assets_draw
  * each time (the same choices, draws and propensities as mq_assets_choose each
  * time). */
+/* Private: a slot's variants, why, and its distribution in a few bytes (a page
+ * keeps one per slot and title it shows): one sure variant, uniform, or per
+ * variant the number of the bank's draws it wins. */
+typedef struct mq_asset_slot_dist {
+    uint8_t n, why, form, sure;
+    uint8_t wins[MQ_ASSETS_MAX_VARIANTS];
+} mq_asset_slot_dist;
 typedef struct mq_asset_dists {
-    const void *ti; /* private: the model's title (NULL: the model does not have it) */
-    int n[MQ_SLOT_COUNT];
-    mq_asset_reason why[MQ_SLOT_COUNT];
-    double pol[MQ_SLOT_COUNT][MQ_ASSETS_MAX_VARIANTS];
+    const void *ti;      /* private: the model's title (NULL: the model does not have it) */
+    const double *share; /* private: the context's shares of the bank's draws */
+    mq_asset_slot_dist s[MQ_SLOT_COUNT];
 } mq_asset_dists;
 /* For the title with internal id title_id (t->id). MQ_EINVAL when ctx is not
- * prepared. Allocation-free. */
+ * prepared. Allocation-free. d reads ctx's draws: draw from it while ctx is
+ * there. */
 int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t title_id,
                     mq_asset_dists *out);
+/* mq_assets_dists for n titles at once, out[i] for ids[i]: the same
+ * distributions, with the titles' descriptors fetched from memory together (their
+ * cache misses overlap) rather than one title after another. */
+int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uint32_t *ids,
+                      size_t n, mq_asset_dists *const *out);
 /* A choice for t drawn from d (made by mq_assets_dists for t) with rng; t is
  * read only for a title the model does not have (its editorial defaults). */
 void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,

@@ -186,36 +186,46 @@ static int argmax(const double *v, int n) {
     return best;
 }
 
-/* The policy's distribution over the n variants (before exploration is mixed in);
- * returns the reason of a deterministic rule (pinned, cold), else MQ_ASSET_POLICY. */
+/* How a slot's distribution is kept (mq_asset_dists): pol[i] is 1 for variant
+ * `sure` and 0 for the others, 1 / n, or the context's share of wins[i] draws. */
+enum { FORM_SURE, FORM_UNIFORM, FORM_WINS };
+
+static mq_asset_reason sure(mq_asset_slot_dist *o, int variant, mq_asset_reason why) {
+    o->form = FORM_SURE;
+    o->sure = (uint8_t)variant;
+    return why;
+}
+
+/* The distribution o as probabilities: pol[i] for i < n. */
+static void expand(const mq_asset_slot_dist *o, const double *share, int n, double *pol) {
+    for (int i = 0; i < n; i++)
+        pol[i] = o->form == FORM_SURE      ? (i == o->sure ? 1 : 0)
+                 : o->form == FORM_UNIFORM ? 1.0 / n
+                                           : share[o->wins[i]];
+}
+
+/* The policy's distribution over the n variants (before exploration is mixed in)
+ * into o; returns the reason of a deterministic rule (pinned, cold), else
+ * MQ_ASSET_POLICY. */
 static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *ctx,
-                                   const title_info *ti, int s, float aff, double *pol) {
+                                   const title_info *ti, int s, float aff, mq_asset_slot_dist *o) {
     const slot_model *m = &a->m[s];
     const int n = ti->s[s].n;
     const variant_info *v = slot_variants(a, ti, s);
-    for (int i = 0; i < n; i++)
-        pol[i] = 0;
     if (s == MQ_SLOT_ARTWORK && a->p.stable && ctx->profile_id && a->pins.n &&
         assets_pin_maybe(a, ctx->profile_id, (uint32_t)(ti - a->titles.items))) {
         int pv = mq_assets_pinned(a, ctx->profile_id, ti - a->titles.items);
-        if (pv >= 0 && pv < n) {
-            pol[pv] = 1;
-            return MQ_ASSET_PINNED;
-        }
+        if (pv >= 0 && pv < n)
+            return sure(o, pv, MQ_ASSET_PINNED);
     }
     if (a->p.policy == MQ_APOL_UNIFORM) {
-        for (int i = 0; i < n; i++)
-            pol[i] = 1.0 / n;
+        o->form = FORM_UNIFORM;
         return MQ_ASSET_POLICY;
     }
-    if (a->p.policy == MQ_APOL_DEFAULT) {
-        pol[0] = 1;
-        return MQ_ASSET_POLICY;
-    }
-    if (ti->s[s].imp < (uint32_t)a->p.cold_impressions) {
-        pol[0] = 1;
-        return MQ_ASSET_COLD;
-    }
+    if (a->p.policy == MQ_APOL_DEFAULT)
+        return sure(o, 0, MQ_ASSET_POLICY);
+    if (ti->s[s].imp < (uint32_t)a->p.cold_impressions)
+        return sure(o, 0, MQ_ASSET_COLD);
     double sc[MQ_ASSETS_MAX_VARIANTS];
     switch (a->p.policy) {
     case MQ_APOL_THOMPSON: {
@@ -230,11 +240,12 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
         /* Each variant's share of the draws it wins, counted per variant: adding
          * 1/K into pol[argf[k]] draw by draw made each addition wait for the
          * previous one, at every title and slot of a page. The share of c draws
-         * is 1/K added c times, as those additions summed it. */
+         * is 1/K added c times, as those additions summed it (expand). */
         int cnt[MQ_ASSETS_MAX_VARIANTS];
         ts_count(argf, K, n, cnt);
+        o->form = FORM_WINS;
         for (int i = 0; i < n; i++)
-            pol[i] = ctx->prep.share[cnt[i]];
+            o->wins[i] = (uint8_t)cnt[i];
         return MQ_ASSET_POLICY;
     }
     case MQ_APOL_LINUCB:
@@ -255,8 +266,7 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
             sc[i] =
                 mean + (a->p.policy == MQ_APOL_LINUCB && var > 0 ? a->p.ucb_alpha * sqrt(var) : 0);
         }
-        pol[argmax(sc, n)] = 1;
-        return MQ_ASSET_POLICY;
+        return sure(o, argmax(sc, n), MQ_ASSET_POLICY);
     case MQ_APOL_TITLE: {
         /* The variant's own take rate, shrunk toward the overall one; ignores who
          * is asking. */
@@ -265,12 +275,10 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
             size_t o = ti->s[s].off + (size_t)i;
             sc[i] = (m->var_rew.items[o] + k * g) / (m->var_imp.items[o] + k);
         }
-        pol[argmax(sc, n)] = 1;
-        return MQ_ASSET_POLICY;
+        return sure(o, argmax(sc, n), MQ_ASSET_POLICY);
     }
     default:
-        pol[0] = 1;
-        return MQ_ASSET_POLICY;
+        return sure(o, 0, MQ_ASSET_POLICY);
     }
 }
 
@@ -279,7 +287,9 @@ static mq_asset_reason full_dist(const mq_assets *a, const mq_asset_context *ctx
                                  const title_info *ti, int s, float aff, double *probs,
                                  double *pol) {
     const int n = ti->s[s].n;
-    mq_asset_reason why = policy_dist(a, ctx, ti, s, aff, pol);
+    mq_asset_slot_dist o;
+    mq_asset_reason why = policy_dist(a, ctx, ti, s, aff, &o);
+    expand(&o, ctx->prep.share, n, pol);
     double eps = why == MQ_ASSET_PINNED ? 0 : a->p.epsilon;
     for (int i = 0; i < n; i++)
         probs[i] = (1 - eps) * pol[i] + eps / n;
@@ -296,23 +306,49 @@ int mq_assets_distribution(const mq_assets *a, const mq_asset_context *ctx, cons
     return ti->s[slot].n;
 }
 
-int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t title_id,
-                    mq_asset_dists *out) {
-    out->ti = NULL;
-    if (!ctx->prep.ready)
-        return MQ_EINVAL;
-    const title_info *ti = features_title(a, title_id);
+/* One title's distributions, its descriptors hopefully in cache already. */
+static void dists_one(const mq_assets *a, const mq_asset_context *ctx, const title_info *ti,
+                      mq_asset_dists *out) {
     out->ti = ti;
+    out->share = ctx->prep.share;
     if (!ti)
-        return MQ_OK;
+        return;
     /* how well the title suits the profile: crossed with every tag */
     const float aff = (float)features_affinity_n(ctx->prep.taste, ti);
     for (int s = 0; s < MQ_SLOT_COUNT; s++) {
-        out->n[s] = (int)ti->s[s].n;
-        if (out->n[s])
-            out->why[s] = policy_dist(a, ctx, ti, s, aff, out->pol[s]);
+        out->s[s].n = ti->s[s].n;
+        if (out->s[s].n)
+            out->s[s].why = (uint8_t)policy_dist(a, ctx, ti, s, aff, &out->s[s]);
     }
+}
+
+static void prefetch_lines(const void *p, size_t n) {
+    for (size_t k = 0; k < n; k += 64)
+        __builtin_prefetch((const char *)p + k);
+    __builtin_prefetch((const char *)p + n - 1);
+}
+
+int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uint32_t *ids,
+                      size_t n, mq_asset_dists *const *out) {
+    for (size_t i = 0; i < n; i++)
+        out[i]->ti = NULL;
+    if (!ctx->prep.ready)
+        return MQ_EINVAL;
+    /* A page's titles are scattered over a table of 144-byte descriptors: taken
+     * one at a time, each title waited for its descriptor. Asked for together,
+     * the misses overlap. (Prefetching each slot's variants as well, once the
+     * descriptors are in, measured no different.) */
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < a->titles.len)
+            prefetch_lines(&a->titles.items[ids[i]], sizeof(title_info));
+    for (size_t i = 0; i < n; i++)
+        dists_one(a, ctx, features_title(a, ids[i]), out[i]);
     return MQ_OK;
+}
+
+int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t title_id,
+                    mq_asset_dists *out) {
+    return mq_assets_dists_n(a, ctx, &title_id, 1, &out);
 }
 
 void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
@@ -338,11 +374,12 @@ void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title 
             }
             continue;
         }
-        const int n = d->n[s];
+        const int n = d->s[s].n;
         if (!n)
             continue;
-        const double *pol = d->pol[s];
-        mq_asset_reason why = d->why[s];
+        double pol[MQ_ASSETS_MAX_VARIANTS];
+        expand(&d->s[s], d->share, n, pol);
+        mq_asset_reason why = (mq_asset_reason)d->s[s].why;
         /* the mixture with epsilon-uniform exploration, as full_dist */
         double eps = why == MQ_ASSET_PINNED ? 0 : a->p.epsilon;
         int pick;

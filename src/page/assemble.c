@@ -77,10 +77,25 @@ static const double disc[MAX_VISIBLE] = {1.4426950409, 0.9102392266, 0.721347520
                                          0.4342944819, 0.4170323914, 0.4024296044, 0.3898712453,
                                          0.3789231817, 0.3692693731, 0.3606737602, 0.3529561239};
 
+/* The share of title t's themes that no visible place above shows yet. */
+static double fresh_share(const pg_req *q, uint32_t t) {
+    if (q->fresh_gen && q->fresh_gen[t] == q->cover_gen)
+        return q->fresh[t];
+    const pg_snap *s = q->snap;
+    uint32_t a = s->tt_ptr[t], z = s->tt_ptr[t + 1], n = 0;
+    for (uint32_t e = a; e < z; e++)
+        n += !q->covered[s->tt_idx[e]];
+    double f = z > a ? (double)n / (double)(z - a) : 0;
+    if (q->fresh_gen) {
+        q->fresh_gen[t] = q->cover_gen;
+        q->fresh[t] = f;
+    }
+    return f;
+}
+
 /* quality(r | above), and, when `coverage` is not NULL, coverage(r | above): both
  * over the titles r would show in its visible places at pos. */
 static double quality(const pg_req *q, const pg_cand *c, int pos, double *coverage) {
-    const pg_snap *s = q->snap;
     int V = MQ_MIN(q->fmt.visible, MAX_VISIBLE);
     double num = 0, den = 0, fresh = 0;
     for (int i = 0; i < V; i++)
@@ -95,12 +110,8 @@ static double quality(const pg_req *q, const pg_cand *c, int pos, double *covera
         if (q->use[t])
             v *= 0.5;
         num += v * disc[col];
-        if (coverage) {
-            uint32_t a = s->tt_ptr[t], z = s->tt_ptr[t + 1], n = 0;
-            for (uint32_t e = a; e < z; e++)
-                n += !q->covered[s->tt_idx[e]];
-            fresh += z > a ? (double)n / (double)(z - a) : 0;
-        }
+        if (coverage)
+            fresh += fresh_share(q, t);
         col++;
     }
     if (coverage)
@@ -129,21 +140,14 @@ static double noise(const pg_req *q, const pg_cand *c) {
     return (double)(h >> 11) / 9007199254740992.0 - 0.5;
 }
 
-static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *kind_count,
-                        const uint32_t *chosen, int n_chosen) {
+static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *kind_count) {
     double cw = q->p->coverage_weight / (1.0 + q->played), cov = 0;
     double s = c->prior + quality(q, c, pos, cw > 0 ? &cov : NULL) +
                q->p->affinity_weight * c->affinity + cw * cov;
     s -= q->p->kind_penalty * kind_count[c->kind];
-    double ov = 0;
-    for (int i = 0; i < n_chosen; i++) {
-        double o = overlap(c, &q->cands.items[chosen[i]]);
-        if (o > ov)
-            ov = o;
-    }
-    s -= q->p->theme_penalty * ov;
+    s -= q->p->theme_penalty * c->overlap_above;
     s -= q->p->skip_demotion * log1p((double)c->skipped);
-    s += q->p->explore * noise(q, c);
+    s += q->p->explore * c->noise;
     return s;
 }
 
@@ -205,9 +209,9 @@ static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_
                 it->why_genre = g;
             }
         }
-        pg_choose(q, cc, t, it);
         n++;
     }
+    pg_choose_row(q, cc, items, n);
     /* Commit the uses only once the row is kept. */
     return n;
 }
@@ -215,8 +219,10 @@ static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_
 static void commit(pg_req *q, const pg_item *items, uint32_t n, int pos) {
     const pg_snap *s = q->snap;
     for (uint32_t i = 0; i < n && (int)i < q->fmt.visible; i++)
-        for (uint32_t j = s->tt_ptr[items[i].title]; j < s->tt_ptr[items[i].title + 1]; j++)
+        for (uint32_t j = s->tt_ptr[items[i].title]; j < s->tt_ptr[items[i].title + 1]; j++) {
+            q->cover_gen += !q->covered[s->tt_idx[j]];
             q->covered[s->tt_idx[j]] = 1;
+        }
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *u = &q->use[items[i].title];
         if ((*u & USE_COUNT) < USE_COUNT)
@@ -244,6 +250,20 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
     uint16_t *genre_memo = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *genre_memo);
     if (genre_memo)
         memset(genre_memo, 0xFF, ((size_t)q->end + 1) * sizeof *genre_memo);
+    q->cover_gen = 1;
+    q->fresh_gen = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *q->fresh_gen);
+    q->fresh = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *q->fresh);
+    if (q->fresh_gen && q->fresh)
+        memset(q->fresh_gen, 0, ((size_t)q->end + 1) * sizeof *q->fresh_gen);
+    else
+        q->fresh_gen = NULL;
+    /* What row_score would otherwise recompute for every candidate at every
+     * position: the noise (a hash of the row id), and the overlap with the rows
+     * above (kept up to date as rows are chosen, below). */
+    for (size_t i = 0; i < nc; i++) {
+        q->cands.items[i].noise = fixed ? 0 : noise(q, &q->cands.items[i]);
+        q->cands.items[i].overlap_above = 0;
+    }
     int pos = 0;
     uint32_t n_items = 0;
     size_t str_len = 0;
@@ -259,7 +279,7 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
                 best_s = 0;
                 break;
             }
-            double s = row_score(q, c, pos, kind_count, chosen, pos);
+            double s = row_score(q, c, pos, kind_count);
             if (s > best_s) {
                 best_s = s;
                 best = (long)i;
@@ -276,6 +296,12 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
         }
         commit(q, items, n, pos);
         c->chosen = true;
+        for (size_t i = 0; i < nc && !fixed; i++) {
+            pg_cand *o = &q->cands.items[i];
+            double ov = o->chosen ? 0 : overlap(o, c);
+            if (ov > o->overlap_above)
+                o->overlap_above = ov;
+        }
         chosen[pos] = (uint32_t)best;
         kind_count[c->kind]++;
         pg_row *r = &L->rows[pos];

@@ -635,6 +635,8 @@ static void complete_theme(pg_req *q, pg_cand *c, uint32_t keep) {
  * appends each to the lists of the candidate themes it belongs to, so a large
  * genre costs what the ranker returned, not its size; a theme left short is then
  * filled from all its titles. */
+#define THEMES_AHEAD 8
+
 static void fill_themes(pg_req *q) {
     const pg_snap *s = q->snap;
     uint32_t keep = (uint32_t)(q->items * 3);
@@ -659,6 +661,13 @@ static void fill_themes(pg_req *q) {
             }
             size_t full = 0;
             for (uint32_t r = 0; r < q->n_ranked && full < pending; r++) {
+                /* The titles' themes are scattered (ranked order is nobody's
+                 * memory order): ask for them some titles ahead, their index
+                 * ahead of that, so the misses overlap. */
+                if (r + 2 * THEMES_AHEAD < q->n_ranked)
+                    __builtin_prefetch(&s->tt_ptr[q->ranked[r + 2 * THEMES_AHEAD]]);
+                if (r + THEMES_AHEAD < q->n_ranked)
+                    __builtin_prefetch(&s->tt_idx[s->tt_ptr[q->ranked[r + THEMES_AHEAD]]]);
                 uint32_t t = q->ranked[r];
                 if (!showable(q, t, true))
                     continue;

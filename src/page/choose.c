@@ -33,23 +33,12 @@ pg_choice_ctx *pg_choice_prepare(pg_req *q) {
     return c;
 }
 
-void pg_choose(pg_req *q, pg_choice_ctx *c, uint32_t title, pg_item *it) {
-    /* The snapshot's counts, not the title itself: a cache miss per item saved. */
-    const uint8_t *na = q->snap->n_assets[title];
-    const mq_title *t = q->snap->title[title];
-    it->art = na[0] ? 0 : -1;
-    it->syn = na[1] ? 0 : -1;
-    it->label = -1;
-    it->propensity = 1.0f;
-    if (!c)
-        return;
+/* The choice of title t for one item, from its distributions d (NULL: drawn
+ * afresh). */
+static void choose_one(pg_req *q, pg_choice_ctx *c, const mq_asset_dists *d, pg_item *it) {
+    const uint8_t *na = q->snap->n_assets[it->title];
+    const mq_title *t = q->snap->title[it->title];
     mq_asset_choice ch;
-    mq_asset_dists *d = c->dists ? c->dists[title] : NULL;
-    if (!d && c->dists && (d = mq_arena_alloc(q->a, sizeof *d))) {
-        if (mq_assets_dists(q->rq->assets, &c->ctx, title, d) != MQ_OK)
-            return;
-        c->dists[title] = d;
-    }
     if (d)
         mq_assets_draw(q->rq->assets, d, t, &q->rng, &ch);
     else if (mq_assets_choose(q->rq->assets, &c->ctx, t, &q->rng, &ch) != MQ_OK)
@@ -64,4 +53,42 @@ void pg_choose(pg_req *q, pg_choice_ctx *c, uint32_t title, pg_item *it) {
         it->syn = (int8_t)ch.slot[MQ_SLOT_SYNOPSIS].variant;
     if (ch.slot[MQ_SLOT_LABEL].variant >= 0 && (uint32_t)ch.slot[MQ_SLOT_LABEL].variant < na[2])
         it->label = (int8_t)ch.slot[MQ_SLOT_LABEL].variant;
+}
+
+/* Titles whose distributions are computed together (mq_assets_dists_n). */
+#define BATCH 32
+
+void pg_choose_row(pg_req *q, pg_choice_ctx *c, pg_item *items, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        /* The snapshot's counts, not the title itself: a cache miss per item saved. */
+        const uint8_t *na = q->snap->n_assets[items[i].title];
+        items[i].art = na[0] ? 0 : -1;
+        items[i].syn = na[1] ? 0 : -1;
+        items[i].label = -1;
+        items[i].propensity = 1.0f;
+    }
+    if (!c)
+        return;
+    for (uint32_t from = 0; from < n; from += BATCH) {
+        uint32_t to = MQ_MIN(n, from + BATCH), m = 0;
+        /* The distributions of the titles new to the page, all at once; no
+         * random draw is made meanwhile, so the draws below come in item order
+         * as if each title had been scored just before its draw. */
+        uint32_t ids[BATCH];
+        mq_asset_dists *ds[BATCH];
+        for (uint32_t i = from; c->dists && i < to; i++) {
+            uint32_t t = items[i].title;
+            if (c->dists[t] || !(ds[m] = mq_arena_alloc(q->a, sizeof *ds[m])))
+                continue;
+            c->dists[t] = ds[m];
+            ids[m++] = t;
+        }
+        if (mq_assets_dists_n(q->rq->assets, &c->ctx, ids, m, ds) != MQ_OK) {
+            for (uint32_t k = 0; k < m; k++)
+                c->dists[ids[k]] = NULL;
+            return; /* not prepared: the editorial defaults */
+        }
+        for (uint32_t i = from; i < to; i++)
+            choose_one(q, c, c->dists ? c->dists[items[i].title] : NULL, &items[i]);
+    }
 }

@@ -217,6 +217,9 @@ typedef struct pg_cand {
     bool deferred;   /* a theme row waiting for fill_themes */
     uint16_t *aux;   /* per list entry, or NULL */
     float *val;      /* per list entry: the value for row quality (else u) */
+    /* assemble.c: the row's exploration noise (fixed for the request), and its
+     * largest facet overlap with the rows chosen so far (grows as rows are) */
+    double noise, overlap_above;
 } pg_cand;
 
 typedef struct pg_req {
@@ -244,6 +247,12 @@ typedef struct pg_req {
     double hist_weight; /* total positive weight */
     uint32_t played;    /* titles the profile played */
     uint8_t *covered;   /* per theme: shown in the visible places of a chosen row */
+    /* assemble.c, per title: the share of its themes not covered yet, as of
+     * cover_gen (bumped when covered[] changes, at a row's commit); a title
+     * stands in several candidate rows, scored at every position. */
+    uint32_t cover_gen;
+    uint32_t *fresh_gen;
+    double *fresh;
     int64_t session;
     uint64_t seed;
     mq_rng rng;
@@ -257,10 +266,11 @@ int pg_score(pg_req *q, mq_err *err);
 uint16_t pg_best_genre(const pg_req *q, uint32_t t);
 /* The match of titles placed on the page that the ranker did not score. */
 void pg_score_placed(pg_req *q, pg_item *items, size_t n);
-/* choose.c: the artwork, synopsis and label of one item. */
+/* choose.c: the artwork, synopsis and label of the items. */
 typedef struct pg_choice_ctx pg_choice_ctx;
 pg_choice_ctx *pg_choice_prepare(pg_req *q);
-void pg_choose(pg_req *q, pg_choice_ctx *c, uint32_t title, pg_item *it);
+/* Chooses the assets of n placed items (title set), in item order. */
+void pg_choose_row(pg_req *q, pg_choice_ctx *c, pg_item *items, uint32_t n);
 /* builders.c: proposes every candidate row for the request's policy. */
 void pg_build_candidates(pg_req *q);
 /* The ordering keys of every title (after pg_score). */

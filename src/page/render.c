@@ -14,21 +14,25 @@
 
 /* -------------------------------------------------------------- evidence ---- */
 
-static void days_text(char *out, size_t n, const char *prefix, unsigned days) {
-    if (days == 0)
-        snprintf(out, n, "%s today", prefix);
-    else if (days == 1)
-        snprintf(out, n, "%s yesterday", prefix);
-    else if (days < 14)
-        snprintf(out, n, "%s %u days ago", prefix, days);
-    else if (days < 60)
-        snprintf(out, n, "%s %u weeks ago", prefix, days / 7);
-    else
-        snprintf(out, n, "%s %u months ago", prefix, days / 30);
+/* a, b, the decimal digits of v and c, cut to n bytes as snprintf(out, n,
+ * "%s%s%u%s", a, b, v, c) would: a page has a few hundred pieces of evidence,
+ * and the format machinery was a few percent of a page. */
+static void cat_u(char *out, size_t n, const char *a, const char *b, unsigned v, const char *c) {
+    char digits[12], *d = digits + sizeof digits;
+    *--d = '\0';
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    size_t k = 0;
+    const char *parts[4] = {a, b, d, c};
+    for (int i = 0; i < 4; i++)
+        for (const char *p = parts[i]; *p && k + 1 < n; p++)
+            out[k++] = *p;
+    if (n)
+        out[k] = '\0';
 }
 
-/* snprintf(out, n, "%s%s", a, b) without the format machinery: a page has a
- * thousand of these. */
+/* snprintf(out, n, "%s%s", a, b) without the format machinery. */
 static void cat2(char *out, size_t n, const char *a, const char *b) {
     size_t k = 0;
     for (; *a && k + 1 < n; a++)
@@ -39,6 +43,19 @@ static void cat2(char *out, size_t n, const char *a, const char *b) {
         out[k] = '\0';
 }
 
+static void days_text(char *out, size_t n, const char *prefix, unsigned days) {
+    if (days == 0)
+        cat2(out, n, prefix, " today");
+    else if (days == 1)
+        cat2(out, n, prefix, " yesterday");
+    else if (days < 14)
+        cat_u(out, n, prefix, " ", days, " days ago");
+    else if (days < 60)
+        cat_u(out, n, prefix, " ", days / 7, " weeks ago");
+    else
+        cat_u(out, n, prefix, " ", days / 30, " months ago");
+}
+
 static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, char *out,
                           size_t n) {
     const char *genre = it->why == PG_WHY_GENRE && it->why_genre && it->why_genre <= s->genres.len
@@ -47,11 +64,11 @@ static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, 
     switch ((mq_page_row_kind)r->kind) {
     case MQ_ROW_CONTINUE:
         if (it->aux == 0xFFFE)
-            snprintf(out, n, "Next episode");
+            cat2(out, n, "Next episode", "");
         else if (it->aux > 0 && it->aux != 0xFFFF)
-            snprintf(out, n, "%u min left", it->aux);
+            cat_u(out, n, "", "", it->aux, " min left");
         else
-            snprintf(out, n, "Resume where you stopped");
+            cat2(out, n, "Resume where you stopped", "");
         return;
     case MQ_ROW_BECAUSE_WATCHED: {
         const mq_title *t = r->ref < s->end ? s->title[r->ref] : NULL;
@@ -60,30 +77,30 @@ static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, 
     }
     case MQ_ROW_TRENDING:
         if (it->aux != 0xFFFF)
-            snprintf(out, n, "#%u in Trending Now", it->aux);
+            cat_u(out, n, "#", "", it->aux, " in Trending Now");
         else
-            snprintf(out, n, "Trending now");
+            cat2(out, n, "Trending now", "");
         return;
     case MQ_ROW_POPULAR:
-        snprintf(out, n, "#%u on marquee", it->aux);
+        cat_u(out, n, "#", "", it->aux, " on marquee");
         return;
     case MQ_ROW_NEW:
         if (it->aux != 0xFFFF)
             days_text(out, n, "Added", it->aux);
         else
-            snprintf(out, n, "New");
+            cat2(out, n, "New", "");
         return;
     case MQ_ROW_WATCH_AGAIN:
         if (it->aux != 0xFFFF)
             days_text(out, n, "You finished it", it->aux);
         else
-            snprintf(out, n, "You finished it");
+            cat2(out, n, "You finished it", "");
         return;
     case MQ_ROW_MY_LIST:
-        snprintf(out, n, "On your list");
+        cat2(out, n, "On your list", "");
         return;
     case MQ_ROW_BECAUSE_SEARCHED:
-        snprintf(out, n, "Matches your search");
+        cat2(out, n, "Matches your search", "");
         return;
     case MQ_ROW_THEME:
     case MQ_ROW_TOP_PICKS:
@@ -145,12 +162,10 @@ void pg_render_rows(const pg_layout *l, const pg_snap *s, mq_arena *a, size_t fr
 
 /* ------------------------------------------------------------------ JSON ---- */
 
-/* Makes room for n more bytes in b (mq_buf grows on append: append n bytes and
- * take them back), so the writers below can copy without a call per piece. */
-static int reserve(mq_buf *b, size_t n) {
+/* reserve() when b must grow: mq_buf grows on append, so append n bytes and
+ * take them back. */
+static int reserve_slow(mq_buf *b, size_t n) {
     static const char zeros[4096];
-    if (b->alloc > b->len + n)
-        return MQ_OK;
     size_t len = b->len;
     while (n > 0) {
         size_t k = MQ_MIN(n, sizeof zeros);
@@ -164,6 +179,12 @@ static int reserve(mq_buf *b, size_t n) {
     b->len = len;
     b->data[len] = '\0';
     return MQ_OK;
+}
+
+/* Makes room for n more bytes in b, so the writers below can copy without a
+ * call per piece (inline: it is asked a dozen times per item). */
+static inline int reserve(mq_buf *b, size_t n) {
+    return b->alloc > b->len + n ? MQ_OK : reserve_slow(b, n);
 }
 
 /* A JSON string, written into reserved room (6 bytes per input byte at worst). */
@@ -196,14 +217,22 @@ static int put_str(mq_buf *b, const char *s) {
     return MQ_OK;
 }
 
-static int put(mq_buf *b, const char *s) {
-    size_t n = strlen(s);
+static inline int put_n(mq_buf *b, const char *s, size_t n) {
     if (reserve(b, n + 1))
         return MQ_ETOOBIG;
-    memcpy(b->data + b->len, s, n + 1);
+    memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->data[b->len] = '\0';
     return MQ_OK;
 }
+
+static int put(mq_buf *b, const char *s) {
+    return put_n(b, s, strlen(s));
+}
+
+/* A string literal: its length known, the copy is a few moves, not a call to
+ * strlen and one to memcpy (a page's items have a dozen each). */
+#define put_lit(b, s) put_n(b, "" s, sizeof(s) - 1)
 
 /* The asset URL from assets.url_template ("{id}", "{title}"). */
 static int put_url(mq_buf *b, const char *tmpl, const char *title, const char *id) {
@@ -340,9 +369,9 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
     int rc = 0;
     char ts[40], num[64];
     mq_time_format_rfc3339(p->generated_ms, ts, sizeof ts);
-    rc |= put(b, "{\"page_id\":");
+    rc |= put_lit(b, "{\"page_id\":");
     rc |= put_str(b, p->page_id);
-    rc |= put(b, ",\"profile\":");
+    rc |= put_lit(b, ",\"profile\":");
     rc |= put_str(b, p->profile ? p->profile : "");
     pg_snap *snap = p->snap;
     if (snap && strcmp(snap->url_template, params->url_template ? params->url_template : ""))
@@ -356,10 +385,13 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
         const mq_page_row *r = &p->rows[i];
         rc |= put(b, i ? ",{\"row_id\":" : "{\"row_id\":");
         rc |= put_str(b, r->row_id);
-        rc |= mq_buf_printf(b, ",\"type\":\"%s\",\"position\":%zu,\"caption\":",
-                            mq_page_row_type(r->kind), p->first_row + i);
+        rc |= put_lit(b, ",\"type\":\"");
+        rc |= put(b, mq_page_row_type(r->kind));
+        cat_u(num, sizeof num, "\",\"position\":", "", (unsigned)(p->first_row + i),
+              ",\"caption\":");
+        rc |= put(b, num);
         rc |= put_str(b, r->caption);
-        rc |= put(b, ",\"evidence\":");
+        rc |= put_lit(b, ",\"evidence\":");
         rc |= put_str(b, r->evidence);
         snprintf(num, sizeof num, ",\"score\":%.4f,\"items\":[", isfinite(r->score) ? r->score : 0);
         rc |= put(b, num);
@@ -379,17 +411,17 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             const mq_title *t = it->title;
             const struct pg_json_title *j = json_title(snap, it);
             if (k)
-                rc |= put(b, ",");
+                rc |= put_lit(b, ",");
             if (j) {
                 rc |= put_piece(b, j, 0);
             } else {
-                rc |= put(b, "{\"title\":");
+                rc |= put_lit(b, "{\"title\":");
                 rc |= put_str(b, t->ext_id);
-                rc |= put(b, ",\"name\":");
+                rc |= put_lit(b, ",\"name\":");
                 rc |= put_str(b, t->name ? t->name : "");
             }
             if (isnan(it->match)) {
-                rc |= put(b, ",\"match\":null,\"match_pct\":null");
+                rc |= put_lit(b, ",\"match\":null,\"match_pct\":null");
             } else {
                 /* by hand: a thousand of these per page */
                 int pm = (int)lround(MQ_MIN(MQ_MAX(it->match, 0.0), 1.0) * 1000);
@@ -421,40 +453,40 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                     rc |= put_piece(b, j, 1 + (uint32_t)it->artwork);
                 } else {
                     const mq_asset *a = &t->artwork[it->artwork];
-                    rc |= put(b, ",\"artwork\":{\"id\":");
+                    rc |= put_lit(b, ",\"artwork\":{\"id\":");
                     rc |= put_str(b, a->id);
-                    rc |= put(b, ",\"url\":");
+                    rc |= put_lit(b, ",\"url\":");
                     rc |= put_url(b, params->url_template, t->ext_id, a->id);
                 }
                 if (it->propensity == 1.0) {
-                    rc |= put(b, ",\"propensity\":1}");
+                    rc |= put_lit(b, ",\"propensity\":1}");
                 } else {
                     rc |= put(b, propensity_text(it->propensity));
                 }
             } else {
-                rc |= put(b, ",\"artwork\":null");
+                rc |= put_lit(b, ",\"artwork\":null");
             }
             if (it->synopsis >= 0 && j) {
                 rc |= put_piece(b, j, 1 + j->n_art + (uint32_t)it->synopsis);
             } else if (it->synopsis >= 0) {
                 const mq_asset *a = &t->synopses[it->synopsis];
-                rc |= put(b, ",\"synopsis\":{\"id\":");
+                rc |= put_lit(b, ",\"synopsis\":{\"id\":");
                 rc |= put_str(b, a->id);
-                rc |= put(b, ",\"text\":");
+                rc |= put_lit(b, ",\"text\":");
                 rc |= put_str(b, a->text ? a->text : "");
-                rc |= put(b, "}");
+                rc |= put_lit(b, "}");
             } else {
-                rc |= put(b, ",\"synopsis\":null");
+                rc |= put_lit(b, ",\"synopsis\":null");
             }
             /* The chosen label, to be logged back with the impression. */
             uint32_t lab0 = j ? 1 + j->n_art + j->n_syn : 0;
-            rc |= put(b, ",\"label\":");
+            rc |= put_lit(b, ",\"label\":");
             if (it->label >= 0)
                 rc |= j ? put_piece(b, j, lab0 + (uint32_t)it->label)
                         : put_str(b, t->labels.items[it->label]);
             else
-                rc |= put(b, "null");
-            rc |= put(b, ",\"labels\":[");
+                rc |= put_lit(b, "null");
+            rc |= put_lit(b, ",\"labels\":[");
             if (j) {
                 rc |=
                     put_piece(b, j, it->label >= 0 ? lab0 + (uint32_t)it->label : lab0 + j->n_lab);
@@ -463,22 +495,22 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             } else {
                 for (uint32_t l = 0; l < t->labels.n; l++) {
                     if (l)
-                        rc |= put(b, ",");
+                        rc |= put_lit(b, ",");
                     rc |= put_str(b, t->labels.items[l]);
                 }
             }
-            rc |= put(b, "],\"evidence\":");
+            rc |= put_lit(b, "],\"evidence\":");
             rc |= put_str(b, it->evidence);
-            rc |= put(b, "}");
+            rc |= put_lit(b, "}");
         }
-        rc |= put(b, "]}");
+        rc |= put_lit(b, "]}");
     }
-    rc |= put(b, "],\"next_cursor\":");
+    rc |= put_lit(b, "],\"next_cursor\":");
     if (p->next_cursor[0])
         rc |= put_str(b, p->next_cursor);
     else
-        rc |= put(b, "null");
-    rc |= put(b, "}");
+        rc |= put_lit(b, "null");
+    rc |= put_lit(b, "}");
     return rc ? MQ_ETOOBIG : MQ_OK;
 }
 

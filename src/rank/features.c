@@ -149,6 +149,9 @@ static void touch(mq_rank_ws *ws, uint32_t col) {
     MQ_VEC_PUSH(&ws->touched, col);
 }
 
+/* History titles ahead whose kNN rows are prefetched. */
+#define KNN_AHEAD 4
+
 /* Scatters the kNN row of `src` into sim[] (max), remembering the source. */
 static void scatter_knn(mq_rank_ws *ws, const mq_ranker *rk, uint32_t src, float scale, float *sim,
                         uint32_t *from) {
@@ -388,6 +391,16 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
     int nr = 0;
     if (v) {
         for (size_t i = 0; i < ws->hist.len; i++) {
+            /* The history's kNN rows are scattered over the bundle: ask for the
+             * row offsets some titles ahead and the rows ahead of those, so their
+             * misses overlap with the scattering of the rows before. */
+            if (rk->knn_ptr && i + 2 * KNN_AHEAD < ws->hist.len)
+                __builtin_prefetch(&rk->knn_ptr[ws->hist.items[i + 2 * KNN_AHEAD].col]);
+            if (rk->knn_ptr && i + KNN_AHEAD < ws->hist.len) {
+                uint64_t q = rk->knn_ptr[ws->hist.items[i + KNN_AHEAD].col];
+                __builtin_prefetch(&rk->knn_idx[q]);
+                __builtin_prefetch(&rk->knn_w[q]);
+            }
             const mq_state_title *t = &v->titles[ws->hist_title.items[i]];
             uint32_t col = ws->hist.items[i].col;
             double ign = t->signal[MQ_SIG_IMPRESSION_NO_PLAY];
@@ -584,6 +597,20 @@ static uint16_t count_rank(const mq_ranker *rk, const mq_rank_ws *ws, int k, uin
         r -= s[j] > v || (s[j] == v && j < col);
     }
     return (uint16_t)MQ_MIN(r, (uint32_t)RK_RANK_CAP);
+}
+
+void rk_features_prefetch(const mq_ranker *rk, uint32_t col) {
+    if (rk->titles)
+        __builtin_prefetch(&rk->titles[col]);
+    if (rk->content_ptr)
+        __builtin_prefetch(&rk->content_ptr[col]);
+    if (rk->Y) {
+        const char *y = (const char *)(rk->Y + (size_t)col * (size_t)rk->factors);
+        size_t n = (size_t)rk->factors * sizeof(float);
+        for (size_t k = 0; k < n; k += 64)
+            __builtin_prefetch(y + k);
+        __builtin_prefetch(y + n - 1);
+    }
 }
 
 void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float *x) {

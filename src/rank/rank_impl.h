@@ -160,6 +160,10 @@ struct mq_rank_ws {
 int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_context *ctx,
                const mq_rank_settings *s, mq_rank_ws *ws, mq_err *err);
 void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float *x);
+/* Asks for the bundle's rows of column col that rk_features reads (the title's
+ * attributes, its iALS factors, its content row), to have them in cache when it
+ * gets there. */
+void rk_features_prefetch(const mq_ranker *rk, uint32_t col);
 void rk_finish(mq_rank_ws *ws);
 /* Grows the workspace for rk's bundle. */
 void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk);

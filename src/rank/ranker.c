@@ -394,12 +394,21 @@ static void add_cand(mq_rank_ws *ws, uint32_t col) {
 }
 
 /* Features of every candidate into ws->x. */
+#define PREFETCH_AHEAD 8
 static void build_x(const mq_ranker *rk, mq_rank_ws *ws) {
     size_t m = ws->cand.len;
     MQ_VEC_RESERVE(&ws->x, m * MQ_RF_COUNT + 1);
     ws->x.len = m * MQ_RF_COUNT;
-    for (size_t i = 0; i < m; i++)
+    /* The candidates are scattered over the bundle's per-title rows, a cache miss
+     * or several each: asked for a few candidates ahead, the misses overlap with
+     * the work on the candidates before. */
+    for (size_t i = 0; i < m && i < PREFETCH_AHEAD; i++)
+        rk_features_prefetch(rk, ws->cand.items[i]);
+    for (size_t i = 0; i < m; i++) {
+        if (i + PREFETCH_AHEAD < m)
+            rk_features_prefetch(rk, ws->cand.items[i + PREFETCH_AHEAD]);
         rk_features(rk, ws, ws->cand.items[i], ws->x.items + i * MQ_RF_COUNT);
+    }
 }
 
 static void fill_out(const mq_ranker *rk, mq_rank_ws *ws, const mq_rank_settings *s, size_t i,

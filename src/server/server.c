@@ -100,6 +100,10 @@ void mq_req_reply(mq_req *r, int status, const char *ctype, const char *body, si
     queue(r, status, ctype, copy, len, NULL);
 }
 
+void mq_req_reply_owned(mq_req *r, int status, const char *ctype, char *owned, size_t len) {
+    queue(r, status, ctype, owned, len, NULL);
+}
+
 void mq_req_json(mq_req *r, int status, json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);

@@ -285,6 +285,9 @@ void mq_server_assets_title_json(mq_server *srv, mq_req *r, uint32_t profile_id,
 
 /* Queue a response. `body` is copied; ctype NULL means application/json. */
 void mq_req_reply(mq_req *r, int status, const char *ctype, const char *body, size_t len);
+/* The same without the copy: the response takes `owned` (from mq_malloc) and
+ * frees it once sent. */
+void mq_req_reply_owned(mq_req *r, int status, const char *ctype, char *owned, size_t len);
 /* Replies with the compact JSON of `o` and releases it. */
 void mq_req_json(mq_req *r, int status, json_t *o);
 /* Reads a title from the store (the read handle); when it cannot, replies 404 or

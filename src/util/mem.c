@@ -177,6 +177,16 @@ void mq_buf_reset(mq_buf *b) {
         b->data[0] = '\0';
 }
 
+char *mq_buf_take(mq_buf *b, size_t *len) {
+    char *data = b->data;
+    *len = b->len;
+    b->len = 0;
+    b->data = b->alloc ? mq_malloc(b->alloc) : NULL;
+    if (b->data)
+        b->data[0] = '\0';
+    return data;
+}
+
 void mq_buf_free(mq_buf *b) {
     free(b->data);
     b->data = NULL;

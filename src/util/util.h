@@ -101,6 +101,10 @@ int mq_buf_append(mq_buf *b, const void *p, size_t n);
 int mq_buf_puts(mq_buf *b, const char *s);
 int mq_buf_printf(mq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mq_buf_reset(mq_buf *b);
+/* The contents (NULL when nothing was ever appended; the caller frees) and their
+ * length; b is left empty with a new allocation as large, so that a buffer
+ * reused for outputs of one size does not grow again. */
+char *mq_buf_take(mq_buf *b, size_t *len);
 void mq_buf_free(mq_buf *b);
 
 /* Growable array of T: `MQ_VEC(T) v = {0}; MQ_VEC_PUSH(&v, x); mq_free(v.items);` */
