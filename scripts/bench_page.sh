@@ -118,8 +118,11 @@ world titles50k 50000
 read -r d_rps d_p50 d_p99 d_cpu d_u50 d_u99 d_rss <<< "$(wrk_run "$data/default")"
 read -r b_rps b_p50 b_p99 b_cpu b_u50 b_u99 b_rss <<< "$(wrk_run "$data/titles50k")"
 read -r o_rps o_p50 o_p99 o_cpu o_u50 o_u99 o_rss <<< "$(wrk_run "$data/default" --assets.serve 0)"
-./$build/bench_page "$data/default" 2000 40 25 > "$work/d.json" 2>/dev/null
-./$build/bench_page "$data/titles50k" 1000 40 25 > "$work/b.json" 2>/dev/null
+# In process with the bandits as the server runs them (from the checkpoint the
+# servers above wrote), and without.
+./$build/bench_page "$data/default" 2000 40 25 full bandits > "$work/d.json" 2>/dev/null
+./$build/bench_page "$data/titles50k" 1000 40 25 full bandits > "$work/b.json" 2>/dev/null
+./$build/bench_page "$data/default" 2000 40 25 > "$work/o.json" 2>/dev/null
 "$mq" --data "$data/default" simulate --sessions 4000 --seed 1 \
   --svg docs/img/simulate-time-to-play.svg > "$work/sim.txt"
 "$mq" --data "$data/default" simulate --sessions 60000 --seed 1 --policies template,full \
@@ -141,16 +144,17 @@ out=$work/section.md
   echo "(\`make bench\`). Pages of 40 rows x 25 titles on a TV, the full policy, a trained bundle"
   echo "(\`marquee train\`, ranker included). HTTP: a real \`marquee serve\` and"
   echo "\`wrk -t2 -c16 -d${secs}s --latency\` on the same two cores, every request for another"
-  echo "profile (no page served from the refresh cache). In process: \`bench/bench_page DIR 2000\`,"
-  echo "one thread, editorial assets (no bandits). The machine is shared with other jobs, so"
-  echo "figures move between runs."
+  echo "profile (no page served from the refresh cache). In process: \`bench/bench_page DIR 2000"
+  echo "40 25 full bandits\`, one thread, the asset bandits choosing as in the server (restored"
+  echo "from the checkpoint the server wrote); without \`bandits\` for the bandits-off row. The"
+  echo "machine is shared with other jobs, so figures move between runs."
   echo
   echo "| world | pages/s (HTTP, 16 conns) | p50 / p99 (16 conns) | p50 / p99 (1 conn) | server CPU ms / page | in process p50 / p99 | in process CPU ms / page | of which ranker ms | server RSS | arena / request | JSON / page |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   row "default, 5,000 titles" "$work/d.json" "$d_rps" "$d_p50" "$d_p99" "$d_cpu" "$d_u50" "$d_u99" "$d_rss"
   row "50,000 titles" "$work/b.json" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_u50" "$b_u99" "$b_rss"
-  printf '| default, bandits off (`--assets.serve 0`) | %s | %s / %s | %s / %s | %s | | | | %s MB | | |\n' \
-    "$o_rps" "$o_p50" "$o_p99" "$o_u50" "$o_u99" "$o_cpu" "$o_rss"
+  row "default, bandits off (\`--assets.serve 0\`)" "$work/o.json" "$o_rps" "$o_p50" "$o_p99" \
+    "$o_cpu" "$o_u50" "$o_u99" "$o_rss"
   echo
   echo "The asset bandits choose every item's artwork, synopsis and label in the first two"
   echo "rows' runs (\`assets.serve\` 1, the default); the third run serves the editorial"
@@ -166,16 +170,16 @@ out=$work/section.md
   echo "(\`mq_rank_profile\`: every candidate model over the catalogue, features and trees for"
   echo "about a thousand candidates) takes $(jget rank_mean_ms < "$work/d.json") ms of it in process on the default world and"
   echo "$(jget rank_mean_ms < "$work/b.json") ms at 50,000 titles (it scales with the catalogue). A perf profile of the"
-  echo "server under wrk with the bandits on (2026-11-30, after the ranks became a radix top-k,"
-  echo "the fixed-order models were walked once per bundle and the titles' JSON pieces cached"
-  echo "per catalogue snapshot) spread the rest thinly: the bandits' Thompson draws about 10%,"
-  echo "features 8%, trees 7%, copying JSON 5-7%, model scores 5%, page assembly and row"
-  echo "building 9%, top-k 4%, HTTP and the kernel most of what remains. 2,000 pages/s needs"
-  echo "about 1 ms of CPU per page."
+  echo "server under wrk with the bandits on (2026-11-30, after asset distributions were made per"
+  echo "row in one batch and the JSON lost its printf calls) spreads the rest thinly: the Thompson"
+  echo "choice per title and slot (\`ts_argmax32\`) 10.5%, two thirds of it one cache miss on"
+  echo "each title's first variant list; trees 7%, copying the titles' cached JSON pieces 7%,"
+  echo "features 6%, page assembly 6%, top-k 5%, model scores 4.5%; HTTP and the kernel most of"
+  echo "what remains. 2,000 pages/s needs about 1 ms of CPU per page."
   echo
   echo "Memory per page request: the request arena above (per-title arrays of the catalogue,"
   echo "the ranker's output, the candidate rows; reused per worker thread, so once warm a"
-  echo "page allocates nothing but the response's copy), plus the kept layout (about 16 bytes"
+  echo "page allocates nothing but the response's buffer, which the response takes), plus the kept layout (about 16 bytes"
   echo "per title shown, page.cache_pages of them)."
   echo
   echo "Simulation on the default world (\`marquee simulate --sessions 4000 --seed 1\`):"
