@@ -35,12 +35,16 @@ command -v wrk >/dev/null || { echo "bench_page: wrk is missing (scripts/deps.sh
 
 
 # world NAME TITLES: a trained world in $data/NAME, as `synth` made it: a cached
-# world whose event count moved since (something posted events to it) is made anew.
+# world whose event count is not the one recorded when it was made (something
+# posted events to it since, or it predates the record) is made anew. A new world's
+# asset bandits learn its whole log once, in a server started for that alone:
+# the measured servers resume from the checkpoint it writes, instead of writing
+# it themselves while they are measured.
 world() {
   local d=$data/$1
   events() { "$mq" --data "$d" stats 2>/dev/null | awk '$1 == "events" {print $2}'; }
   if [ -f "$d/bundle.mqb" ] && [ "$(events)" != "$(cat "$d/pristine-events" 2>/dev/null)" ]; then
-    echo "bench_page: $d has events the generator did not write; making it anew" >&2
+    echo "bench_page: $d is not as the generator made it; making it anew" >&2
     rm -f "$d/bundle.mqb"
   fi
   if [ ! -f "$d/bundle.mqb" ]; then
@@ -49,6 +53,13 @@ world() {
     "$mq" --data "$d" synth --titles "$2" > /dev/null
     events > "$d/pristine-events"
     "$mq" --data "$d" train > /dev/null 2>&1
+    echo "bench_page: the asset bandits learn the log of $d" >&2
+    serve_start "$work/prepare" --data "$d" serve --port 0
+    for _ in $(seq 1200); do
+      grep -q 'asset bandits\( online\|: off\)' "$work/prepare.log" && break
+      sleep 0.5
+    done
+    serve_stop
   fi
 }
 
