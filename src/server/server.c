@@ -467,7 +467,13 @@ int mq_server_start(const mq_server_options *o, mq_server **out, mq_err *err) {
         (rc = mq_writer_start(srv, err)) ||
         (rc = mq_follow_start(srv, err)))
         goto fail;
-    unsigned threads = (unsigned)(o->threads > 0 ? o->threads : mq_threads_budget());
+    /* libmicrohttpd keeps each connection on the worker that accepted it, and a
+     * worker accepts up to ten at a time: with one worker per core, the 16
+     * keep-alive connections of a load test were seen all on one worker in about
+     * half of the runs, the other core idle (half the pages/s). Four workers per
+     * core make an idle core unlikely; each costs its request arena and ranker
+     * workspace. */
+    unsigned threads = (unsigned)(o->threads > 0 ? o->threads : 4 * mq_threads_budget());
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6)

@@ -109,7 +109,9 @@ enum { T_NUM, T_STR };
     X("server.port", T_NUM, "8080", 0, 65535,                                            \
       "TCP port of `marquee serve` (0 = any free port, printed at start).")              \
     X("server.threads", T_NUM, "0", 0, 1024,                                             \
-      "HTTP worker threads (0 = the thread budget).")                                    \
+      "HTTP worker threads (0 = four per thread of the budget: a keep-alive connection " \
+      "stays with the worker that accepted it, and with one worker per core a burst of " \
+      "connections could all land on one and leave a core idle).")                       \
     X("server.body_limit", T_NUM, "8388608", 1024, 1073741824,                           \
       "Largest request body in bytes; a larger one gets 413 before it is parsed.")       \
     X("server.commit_window_us", T_NUM, "0", 0, 100000,                                  \
