@@ -322,12 +322,6 @@ static void dists_one(const mq_assets *a, const mq_asset_context *ctx, const tit
     }
 }
 
-static void prefetch_lines(const void *p, size_t n) {
-    for (size_t k = 0; k < n; k += 64)
-        __builtin_prefetch((const char *)p + k);
-    __builtin_prefetch((const char *)p + n - 1);
-}
-
 int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uint32_t *ids,
                       size_t n, mq_asset_dists *const *out) {
     for (size_t i = 0; i < n; i++)
@@ -340,7 +334,7 @@ int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uin
      * descriptors are in, measured no different.) */
     for (size_t i = 0; i < n; i++)
         if (ids[i] < a->titles.len)
-            prefetch_lines(&a->titles.items[ids[i]], sizeof(title_info));
+            mq_prefetch(&a->titles.items[ids[i]], sizeof(title_info));
     for (size_t i = 0; i < n; i++)
         dists_one(a, ctx, features_title(a, ids[i]), out[i]);
     return MQ_OK;

@@ -604,13 +604,8 @@ void rk_features_prefetch(const mq_ranker *rk, uint32_t col) {
         __builtin_prefetch(&rk->titles[col]);
     if (rk->content_ptr)
         __builtin_prefetch(&rk->content_ptr[col]);
-    if (rk->Y) {
-        const char *y = (const char *)(rk->Y + (size_t)col * (size_t)rk->factors);
-        size_t n = (size_t)rk->factors * sizeof(float);
-        for (size_t k = 0; k < n; k += 64)
-            __builtin_prefetch(y + k);
-        __builtin_prefetch(y + n - 1);
-    }
+    if (rk->Y)
+        mq_prefetch(rk->Y + (size_t)col * (size_t)rk->factors, (size_t)rk->factors * sizeof(float));
 }
 
 void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float *x) {

@@ -269,4 +269,12 @@ bool mq_path_exists(const char *path);
 #define MQ_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MQ_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Asks for the n bytes at p to be brought into cache (every 64-byte line). */
+static inline void mq_prefetch(const void *p, size_t n) {
+    for (size_t k = 0; k < n; k += 64)
+        __builtin_prefetch((const char *)p + k);
+    if (n)
+        __builtin_prefetch((const char *)p + n - 1);
+}
+
 #endif
