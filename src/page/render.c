@@ -256,6 +256,41 @@ void pg_json_title_free(struct pg_json_title *j) {
     mq_free(j);
 }
 
+/* The pieces of a title an item is written from, whether cached (json_title) or
+ * written directly (a page built off a snapshot). */
+static int put_title_head(mq_buf *b, const mq_title *t) {
+    int rc = put_lit(b, "{\"title\":");
+    rc |= put_str(b, t->ext_id);
+    rc |= put_lit(b, ",\"name\":");
+    return rc | put_str(b, t->name ? t->name : "");
+}
+
+/* Without the closing brace: the propensity is the item's. */
+static int put_artwork(mq_buf *b, const char *tmpl, const mq_title *t, uint32_t i) {
+    int rc = put_lit(b, ",\"artwork\":{\"id\":");
+    rc |= put_str(b, t->artwork[i].id);
+    rc |= put_lit(b, ",\"url\":");
+    return rc | put_url(b, tmpl, t->ext_id, t->artwork[i].id);
+}
+
+static int put_synopsis(mq_buf *b, const mq_title *t, uint32_t i) {
+    int rc = put_lit(b, ",\"synopsis\":{\"id\":");
+    rc |= put_str(b, t->synopses[i].id);
+    rc |= put_lit(b, ",\"text\":");
+    rc |= put_str(b, t->synopses[i].text ? t->synopses[i].text : "");
+    return rc | put_lit(b, "}");
+}
+
+static int put_all_labels(mq_buf *b, const mq_title *t) {
+    int rc = 0;
+    for (uint32_t l = 0; l < t->labels.n; l++) {
+        if (l)
+            rc |= put_lit(b, ",");
+        rc |= put_str(b, t->labels.items[l]);
+    }
+    return rc;
+}
+
 static struct pg_json_title *json_title_build(const mq_title *t, const char *url_template) {
     uint32_t np = 1 + t->n_artwork + t->n_synopses + t->labels.n + 1;
     uint32_t *off = mq_malloc(((size_t)np + 1) * sizeof *off);
@@ -264,35 +299,21 @@ static struct pg_json_title *json_title_build(const mq_title *t, const char *url
     int rc = 0;
     uint32_t k = 0;
     off[k++] = 0;
-    rc |= put(&b, "{\"title\":");
-    rc |= put_str(&b, t->ext_id);
-    rc |= put(&b, ",\"name\":");
-    rc |= put_str(&b, t->name ? t->name : "");
+    rc |= put_title_head(&b, t);
     off[k++] = (uint32_t)b.len;
     for (uint32_t i = 0; i < t->n_artwork; i++) {
-        rc |= put(&b, ",\"artwork\":{\"id\":");
-        rc |= put_str(&b, t->artwork[i].id);
-        rc |= put(&b, ",\"url\":");
-        rc |= put_url(&b, url_template, t->ext_id, t->artwork[i].id);
+        rc |= put_artwork(&b, url_template, t, i);
         off[k++] = (uint32_t)b.len;
     }
     for (uint32_t i = 0; i < t->n_synopses; i++) {
-        rc |= put(&b, ",\"synopsis\":{\"id\":");
-        rc |= put_str(&b, t->synopses[i].id);
-        rc |= put(&b, ",\"text\":");
-        rc |= put_str(&b, t->synopses[i].text ? t->synopses[i].text : "");
-        rc |= put(&b, "}");
+        rc |= put_synopsis(&b, t, i);
         off[k++] = (uint32_t)b.len;
     }
     for (uint32_t l = 0; l < t->labels.n; l++) {
         rc |= put_str(&b, t->labels.items[l]);
         off[k++] = (uint32_t)b.len;
     }
-    for (uint32_t l = 0; l < t->labels.n; l++) {
-        if (l)
-            rc |= put(&b, ",");
-        rc |= put_str(&b, t->labels.items[l]);
-    }
+    rc |= put_all_labels(&b, t);
     off[k++] = (uint32_t)b.len;
     struct pg_json_title *j = NULL;
     if (!rc && b.len < UINT32_MAX) {
@@ -334,13 +355,7 @@ static const struct pg_json_title *json_title(pg_snap *s, const mq_page_item *it
 }
 
 static int put_piece(mq_buf *b, const struct pg_json_title *j, uint32_t i) {
-    size_t n = j->off[i + 1] - j->off[i];
-    if (reserve(b, n + 1))
-        return MQ_ETOOBIG;
-    memcpy(b->data + b->len, j->text + j->off[i], n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return MQ_OK;
+    return put_n(b, j->text + j->off[i], j->off[i + 1] - j->off[i]);
 }
 
 /* The propensities a thread formatted, by their bits (a power of two of slots):
@@ -401,10 +416,8 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             uint32_t id = r->items[k].title_id;
             const struct pg_json_title *pj =
                 id < snap->end ? atomic_load_explicit(&snap->json[id], memory_order_relaxed) : NULL;
-            if (pj) {
-                __builtin_prefetch(pj);
-                __builtin_prefetch((const char *)pj + 64);
-            }
+            if (pj)
+                mq_prefetch(pj, 128);
         }
         for (size_t k = 0; k < r->n_items; k++) {
             const mq_page_item *it = &r->items[k];
@@ -412,14 +425,7 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             const struct pg_json_title *j = json_title(snap, it);
             if (k)
                 rc |= put_lit(b, ",");
-            if (j) {
-                rc |= put_piece(b, j, 0);
-            } else {
-                rc |= put_lit(b, "{\"title\":");
-                rc |= put_str(b, t->ext_id);
-                rc |= put_lit(b, ",\"name\":");
-                rc |= put_str(b, t->name ? t->name : "");
-            }
+            rc |= j ? put_piece(b, j, 0) : put_title_head(b, t);
             if (isnan(it->match)) {
                 rc |= put_lit(b, ",\"match\":null,\"match_pct\":null");
             } else {
@@ -449,15 +455,8 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                 rc |= mq_buf_append(b, num, (size_t)(d - num));
             }
             if (it->artwork >= 0) {
-                if (j) {
-                    rc |= put_piece(b, j, 1 + (uint32_t)it->artwork);
-                } else {
-                    const mq_asset *a = &t->artwork[it->artwork];
-                    rc |= put_lit(b, ",\"artwork\":{\"id\":");
-                    rc |= put_str(b, a->id);
-                    rc |= put_lit(b, ",\"url\":");
-                    rc |= put_url(b, params->url_template, t->ext_id, a->id);
-                }
+                rc |= j ? put_piece(b, j, 1 + (uint32_t)it->artwork)
+                        : put_artwork(b, params->url_template, t, (uint32_t)it->artwork);
                 if (it->propensity == 1.0) {
                     rc |= put_lit(b, ",\"propensity\":1}");
                 } else {
@@ -466,15 +465,9 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             } else {
                 rc |= put_lit(b, ",\"artwork\":null");
             }
-            if (it->synopsis >= 0 && j) {
-                rc |= put_piece(b, j, 1 + j->n_art + (uint32_t)it->synopsis);
-            } else if (it->synopsis >= 0) {
-                const mq_asset *a = &t->synopses[it->synopsis];
-                rc |= put_lit(b, ",\"synopsis\":{\"id\":");
-                rc |= put_str(b, a->id);
-                rc |= put_lit(b, ",\"text\":");
-                rc |= put_str(b, a->text ? a->text : "");
-                rc |= put_lit(b, "}");
+            if (it->synopsis >= 0) {
+                rc |= j ? put_piece(b, j, 1 + j->n_art + (uint32_t)it->synopsis)
+                        : put_synopsis(b, t, (uint32_t)it->synopsis);
             } else {
                 rc |= put_lit(b, ",\"synopsis\":null");
             }
@@ -493,11 +486,7 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
             } else if (it->label >= 0) {
                 rc |= put_str(b, t->labels.items[it->label]);
             } else {
-                for (uint32_t l = 0; l < t->labels.n; l++) {
-                    if (l)
-                        rc |= put_lit(b, ",");
-                    rc |= put_str(b, t->labels.items[l]);
-                }
+                rc |= put_all_labels(b, t);
             }
             rc |= put_lit(b, "],\"evidence\":");
             rc |= put_str(b, it->evidence);

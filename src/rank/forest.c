@@ -303,11 +303,18 @@ AVX512 static void predict_avx512_d4(const mq_forest *f, const mq_forest *f2, co
 #undef CMP
 #undef MUX
 
+#if defined(__x86_64__)
+/* What the AVX-512 evaluators need of the CPU. */
+static bool have_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+#endif
+
 void mq_forest_predict(const mq_forest *f, const float *x, size_t n, float *out) {
     size_t nf = f->n_features ? f->n_features : MQ_RF_COUNT;
 #if defined(__x86_64__)
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    bool avx512 = have_avx512();
     if (avx512 && f->depth == 4 && nf <= MQ_RF_COUNT) {
         predict_avx512_d4(f, NULL, x, nf, n, out, NULL);
         return;
@@ -328,8 +335,7 @@ void mq_forest_predict2(const mq_forest *f, const mq_forest *f2, const float *x,
 #if defined(__x86_64__)
     size_t nf = f->n_features ? f->n_features : MQ_RF_COUNT;
     size_t nf2 = f2->n_features ? f2->n_features : MQ_RF_COUNT;
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    bool avx512 = have_avx512();
     if (avx512 && f->depth == 4 && f2->depth == 4 && nf == nf2 && nf <= MQ_RF_COUNT) {
         predict_avx512_d4(f, f2, x, nf, n, out, out2);
         return;
