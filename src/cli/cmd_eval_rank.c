@@ -106,13 +106,12 @@ int mq_cmd_eval_rank(mq_cli *cli, mq_store *s, mq_bundle *b, int64_t t_ms, doubl
     }
     mq_rank_eval ev;
     float *oracle = test.impressions ? oracle_scores(s, b, &test) : NULL;
-    rc = mq_rank_evaluate(rk, &test, oracle, 1000, rp.seed, &ev, &err);
+    int erc = mq_rank_evaluate(rk, &test, oracle, 1000, rp.seed, &ev, &err);
     mq_free(oracle);
-    if (rc) {
-        rc = mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
+    if (erc) {
+        mq_cli_fail(cli, MQ_EXIT_FAIL, "ranker: %s", err.msg);
         goto out;
     }
-    rc = MQ_EXIT_FAIL;
     imp order[MQ_RF_COUNT];
     for (int f = 0; f < MQ_RF_COUNT; f++)
         order[f] = (imp){f, tr.trained ? tr.gain[f] : 0};
