@@ -370,8 +370,20 @@ Test(assets, propensities_are_distributions_and_choose_draws_from_them) {
                                        mq_asset_policy_name((mq_asset_policy)pol), sl, sum);
                 }
                 /* choose logs the propensity of what it picked */
-                mq_asset_choice ch;
+                mq_asset_choice ch, vo;
+                mq_rng again = rng;
                 cr_assert_eq(mq_assets_choose(a, &ctx, ti, &rng, &ch), 0);
+                /* the page's draw without ids: the same picks from the same stream */
+                mq_asset_dists d;
+                cr_assert_eq(mq_assets_dists(a, &ctx, t, &d), 0);
+                mq_assets_draw_variants(a, &d, ti, &again, &vo);
+                for (int sl = 0; sl < MQ_SLOT_COUNT; sl++) {
+                    cr_assert_eq(vo.slot[sl].variant, ch.slot[sl].variant);
+                    cr_assert_eq(vo.slot[sl].propensity, ch.slot[sl].propensity);
+                    cr_assert_eq(vo.slot[sl].reason, ch.slot[sl].reason);
+                    cr_assert_null(vo.slot[sl].id);
+                    cr_assert_not_null(ch.slot[sl].id);
+                }
                 double probs[MQ_ASSETS_MAX_VARIANTS];
                 mq_assets_distribution(a, &ctx, ti, MQ_SLOT_ARTWORK, probs);
                 cr_assert_float_eq(ch.slot[MQ_SLOT_ARTWORK].propensity,

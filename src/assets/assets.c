@@ -40,6 +40,7 @@ void mq_assets_destroy(mq_assets *a) {
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         model_free(&a->m[s]);
     mq_free(a->titles.items);
+    mq_free(a->packs.items);
     mq_free(a->prof_index.items);
     mq_free(a->profs.items);
     mq_free(a->prof_pool.items);

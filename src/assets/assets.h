@@ -243,6 +243,11 @@ int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uin
  * read only for a title the model does not have (its editorial defaults). */
 void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
                     mq_asset_choice *out);
+/* The same draw without the asset ids (every pick's id NULL), for a caller that
+ * keeps its own by variant index: the same variants, propensities and reasons,
+ * without a cache miss per slot on the model's variant records. */
+void mq_assets_draw_variants(const mq_assets *a, const mq_asset_dists *d, const mq_title *t,
+                             mq_rng *rng, mq_asset_choice *out);
 /* The policy's whole distribution over the slot's variants of t (what
  * mq_assets_choose draws from): probs[i] for i < the returned count, summing to 1.
  * Returns 0 when the title has no variant for the slot. */

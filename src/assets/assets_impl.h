@@ -76,8 +76,18 @@ typedef struct title_info {
     uint16_t tok[MAX_TOKENS]; /* taste buckets */
     float tok_v[MAX_TOKENS];  /* signed weights, unit norm over the title */
     title_slot s[MQ_SLOT_COUNT];
+    uint32_t pack;      /* first of its variants' tags in the model's pack (every slot's, in slot order) */
     const char *ext_id; /* arena */
 } title_info;
+
+/* A variant's vocabulary tags, as the Thompson choice reads them: in the order of
+ * variant_info.tag, NO_TAG past its ntags. A title's packs (every slot's) sit
+ * together, so that choosing its assets touches one or two cache lines where the
+ * slots' variant_info arrays cost a miss each. */
+#define NO_TAG 0xff
+typedef struct vtags {
+    uint8_t tag[VTAGS];
+} vtags;
 
 /* ------------------------------------------------------------------ model ---- */
 
@@ -204,6 +214,7 @@ struct mq_assets {
     int T, C;                  /* taste dimensions, context dimension */
     int i_dev, i_slot;         /* first index of the device and time-slot one-hots; -1 absent */
     MQ_VEC(title_info) titles; /* by title id */
+    MQ_VEC(vtags) packs;       /* the titles' variant tags (title_info.pack) */
     slot_model m[MQ_SLOT_COUNT];
     /* profiles */
     MQ_VEC(uint32_t) prof_index; /* profile id -> record index + 1 */
@@ -256,6 +267,20 @@ double features_title_logit(const mq_assets *a, const title_info *ti);
 static inline const variant_info *slot_variants(const mq_assets *a, const title_info *ti,
                                                 int slot) {
     return ti->s[slot].n ? &a->m[slot].vars.items[ti->s[slot].off] : NULL;
+}
+
+/* The tags of a title's variants in a slot (as slot_variants, packed). */
+static inline const vtags *slot_tags(const mq_assets *a, const title_info *ti, int slot) {
+    uint32_t o = ti->pack;
+    for (int s = 0; s < slot; s++)
+        o += ti->s[s].n;
+    return &a->packs.items[o];
+}
+static inline uint32_t title_variants(const title_info *ti) {
+    uint32_t n = 0;
+    for (int s = 0; s < MQ_SLOT_COUNT; s++)
+        n += ti->s[s].n;
+    return n;
 }
 
 /* observe.c */

@@ -137,12 +137,12 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
 #define TS_ARGMAX(KB)                                                                              \
     TS_CLONES static void ts_argmax##KB(const float(*w)[MQ_ASSETS_MAX_DRAWS],                      \
                                         const float(*u)[MQ_ASSETS_MAX_DRAWS],                      \
-                                        const variant_info *v, int n, float aff, float *argf) {    \
+                                        const vtags *v, int n, float aff, float *argf) {           \
         float best[KB], acc[KB];                                                                   \
         for (int i = 0; i < n; i++) {                                                              \
             for (int k = 0; k < KB; k++)                                                           \
                 acc[k] = 0;                                                                        \
-            for (int q = 0; q < v[i].ntags; q++) {                                                 \
+            for (int q = 0; q < VTAGS && v[i].tag[q] != NO_TAG; q++) {                             \
                 const float *wj = w[v[i].tag[q]], *uj = u[v[i].tag[q]];                            \
                 for (int k = 0; k < KB; k++)                                                       \
                     acc[k] += wj[k] + aff * uj[k];                                                 \
@@ -230,13 +230,14 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
     switch (a->p.policy) {
     case MQ_APOL_THOMPSON: {
         const int K = ctx->prep.n_draws;
+        const vtags *tg = slot_tags(a, ti, s);
         float argf[MQ_ASSETS_MAX_DRAWS] = {0};
         if (K <= 16)
-            ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
+            ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
         else if (K <= 32)
-            ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
+            ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
         else
-            ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], v, n, aff, argf);
+            ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
         /* Each variant's share of the draws it wins, counted per variant: adding
          * 1/K into pol[argf[k]] draw by draw made each addition wait for the
          * previous one, at every title and slot of a page. The share of c draws
@@ -330,11 +331,16 @@ int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uin
         return MQ_EINVAL;
     /* A page's titles are scattered over a table of 144-byte descriptors: taken
      * one at a time, each title waited for its descriptor. Asked for together,
-     * the misses overlap. (Prefetching each slot's variants as well, once the
-     * descriptors are in, measured no different.) */
+     * the misses overlap. */
     for (size_t i = 0; i < n; i++)
         if (ids[i] < a->titles.len)
             mq_prefetch(&a->titles.items[ids[i]], sizeof(title_info));
+    /* then, as the descriptors come in, their variants' packed tags */
+    for (size_t i = 0; i < n; i++) {
+        const title_info *ti = features_title(a, ids[i]);
+        if (ti && a->packs.len)
+            mq_prefetch(&a->packs.items[ti->pack], title_variants(ti) * sizeof(vtags));
+    }
     for (size_t i = 0; i < n; i++)
         dists_one(a, ctx, features_title(a, ids[i]), out[i]);
     return MQ_OK;
@@ -345,8 +351,8 @@ int mq_assets_dists(const mq_assets *a, const mq_asset_context *ctx, uint32_t ti
     return mq_assets_dists_n(a, ctx, &title_id, 1, &out);
 }
 
-void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
-                    mq_asset_choice *out) {
+static void draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
+                 bool ids, mq_asset_choice *out) {
     memset(out, 0, sizeof *out);
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         out->slot[s].variant = NO_VARIANT;
@@ -360,9 +366,10 @@ void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title 
                                                  : t->labels.n;
             if (n) {
                 pk->variant = 0;
-                pk->id = s == MQ_SLOT_ARTWORK    ? t->artwork[0].id
-                         : s == MQ_SLOT_SYNOPSIS ? t->synopses[0].id
-                                                 : t->labels.items[0];
+                if (ids)
+                    pk->id = s == MQ_SLOT_ARTWORK    ? t->artwork[0].id
+                             : s == MQ_SLOT_SYNOPSIS ? t->synopses[0].id
+                                                     : t->labels.items[0];
                 pk->propensity = 1;
                 pk->reason = MQ_ASSET_COLD;
             }
@@ -397,9 +404,20 @@ void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title 
             pk->reason = why;
         }
         pk->variant = pick;
-        pk->id = slot_variants(a, ti, s)[pick].id;
+        if (ids)
+            pk->id = slot_variants(a, ti, s)[pick].id;
         pk->propensity = (1 - eps) * pol[pick] + eps / n;
     }
+}
+
+void mq_assets_draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t, mq_rng *rng,
+                    mq_asset_choice *out) {
+    draw(a, d, t, rng, true, out);
+}
+
+void mq_assets_draw_variants(const mq_assets *a, const mq_asset_dists *d, const mq_title *t,
+                             mq_rng *rng, mq_asset_choice *out) {
+    draw(a, d, t, rng, false, out);
 }
 
 int mq_assets_choose(const mq_assets *a, const mq_asset_context *ctx, const mq_title *t,

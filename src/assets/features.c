@@ -138,10 +138,28 @@ static void index_variant(const slot_model *m, variant_info *v) {
             }
 }
 
+/* The title's variant tags, packed anew at the end of a->packs. */
+static void pack_title(mq_assets *a, title_info *ti) {
+    ti->pack = (uint32_t)a->packs.len;
+    for (int s = 0; s < MQ_SLOT_COUNT; s++) {
+        const variant_info *v = slot_variants(a, ti, s);
+        for (int i = 0; i < ti->s[s].n; i++) {
+            vtags p;
+            memset(p.tag, NO_TAG, sizeof p.tag);
+            memcpy(p.tag, v[i].tag, v[i].ntags);
+            MQ_VEC_PUSH(&a->packs, p);
+        }
+    }
+}
+
 void features_reindex(mq_assets *a) {
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         for (size_t i = 0; i < a->m[s].vars.len; i++)
             index_variant(&a->m[s], &a->m[s].vars.items[i]);
+    a->packs.len = 0;
+    for (size_t id = 0; id < a->titles.len; id++)
+        if (a->titles.items[id].known)
+            pack_title(a, &a->titles.items[id]);
 }
 
 /* ----------------------------------------------------------------- titles ---- */
@@ -226,6 +244,8 @@ void features_put_title(mq_assets *a, const mq_title *t) {
             MQ_VEC_PUSH(&m->var_rew, 0.0);
         }
     }
+    if (!was_known || changed)
+        pack_title(a, ti);
     if (changed)
         drop_pins(a, t->id);
 }

@@ -40,7 +40,7 @@ static void choose_one(pg_req *q, pg_choice_ctx *c, const mq_asset_dists *d, pg_
     const mq_title *t = q->snap->title[it->title];
     mq_asset_choice ch;
     if (d)
-        mq_assets_draw(q->rq->assets, d, t, &q->rng, &ch);
+        mq_assets_draw_variants(q->rq->assets, d, t, &q->rng, &ch);
     else if (mq_assets_choose(q->rq->assets, &c->ctx, t, &q->rng, &ch) != MQ_OK)
         return;
     if (ch.slot[MQ_SLOT_ARTWORK].variant >= 0 &&
