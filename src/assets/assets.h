@@ -161,15 +161,16 @@ typedef struct mq_asset_context {
     /* Private: filled by mq_assets_prepare. Per slot and tag j, the weight of the
      * tag (w) and of its cross with the profile-title affinity (u), under the
      * posterior mean and under each draw of the Thompson bank; for LinUCB the
-     * covariances of (w, u) over tag pairs. */
+     * covariances of (w, u) over tag pairs. Row MQ_ASSETS_MAX_TAGS of w and u
+     * is zero: the tag a variant with fewer tags than the slot's most pads with. */
     struct {
         bool ready;
         uint64_t version; /* mq_assets_version when it was prepared */
         int n_draws;
         double share[MQ_ASSETS_MAX_DRAWS + 1]; /* c draws' share: 1/K added c times */
         float taste[MQ_ASSETS_MAX_TASTE];      /* normalized */
-        float w[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS][MQ_ASSETS_MAX_DRAWS];
-        float u[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS][MQ_ASSETS_MAX_DRAWS];
+        float w[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS + 1][MQ_ASSETS_MAX_DRAWS];
+        float u[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS + 1][MQ_ASSETS_MAX_DRAWS];
         float w_mean[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS];
         float u_mean[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS];
         float cov_ww[MQ_SLOT_COUNT][MQ_ASSETS_MAX_TAGS][MQ_ASSETS_MAX_TAGS];

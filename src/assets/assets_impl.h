@@ -76,15 +76,17 @@ typedef struct title_info {
     uint16_t tok[MAX_TOKENS]; /* taste buckets */
     float tok_v[MAX_TOKENS];  /* signed weights, unit norm over the title */
     title_slot s[MQ_SLOT_COUNT];
-    uint32_t pack;      /* first of its variants' tags in the model's pack (every slot's, in slot order) */
     const char *ext_id; /* arena */
 } title_info;
 
 /* A variant's vocabulary tags, as the Thompson choice reads them: in the order of
- * variant_info.tag, NO_TAG past its ntags. A title's packs (every slot's) sit
- * together, so that choosing its assets touches one or two cache lines where the
- * slots' variant_info arrays cost a miss each. */
-#define NO_TAG 0xff
+ * variant_info.tag, NO_TAG (a tag whose weights are zero) past its ntags. A
+ * title's packs (every slot's, in slot order) sit together at PACK_STRIDE times
+ * its id, so that choosing its assets touches a cache line or two whose address
+ * is known before its descriptor is read, where the slots' variant_info arrays
+ * cost a dependent miss each. */
+#define NO_TAG MQ_ASSETS_MAX_TAGS
+#define PACK_STRIDE (MQ_SLOT_COUNT * MQ_ASSETS_MAX_VARIANTS)
 typedef struct vtags {
     uint8_t tag[VTAGS];
 } vtags;
@@ -114,6 +116,7 @@ typedef struct slot_model {
     bool have_cov;
     /* variants of every title (descriptors), and their counts (learned state) */
     MQ_VEC(variant_info) vars;
+    int pack_tags; /* the most tags of a packed variant: the choice reads that many per variant */
     MQ_VEC(double) var_imp;
     MQ_VEC(double) var_rew;
 } slot_model;
@@ -214,7 +217,7 @@ struct mq_assets {
     int T, C;                  /* taste dimensions, context dimension */
     int i_dev, i_slot;         /* first index of the device and time-slot one-hots; -1 absent */
     MQ_VEC(title_info) titles; /* by title id */
-    MQ_VEC(vtags) packs;       /* the titles' variant tags (title_info.pack) */
+    MQ_VEC(vtags) packs;       /* the titles' variant tags, PACK_STRIDE per title id */
     slot_model m[MQ_SLOT_COUNT];
     /* profiles */
     MQ_VEC(uint32_t) prof_index; /* profile id -> record index + 1 */
@@ -271,7 +274,7 @@ static inline const variant_info *slot_variants(const mq_assets *a, const title_
 
 /* The tags of a title's variants in a slot (as slot_variants, packed). */
 static inline const vtags *slot_tags(const mq_assets *a, const title_info *ti, int slot) {
-    uint32_t o = ti->pack;
+    size_t o = (size_t)(ti - a->titles.items) * PACK_STRIDE;
     for (int s = 0; s < slot; s++)
         o += ti->s[s].n;
     return &a->packs.items[o];

@@ -80,6 +80,8 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
         for (int k = K; k < (K + LANES - 1) / LANES * LANES; k++)
             for (int j = 0; j < V; j++)
                 ctx->prep.w[s][j][k] = ctx->prep.u[s][j][k] = 0;
+        memset(ctx->prep.w[s][NO_TAG], 0, sizeof ctx->prep.w[s][NO_TAG]);
+        memset(ctx->prep.u[s][NO_TAG], 0, sizeof ctx->prep.u[s][NO_TAG]);
         /* LinUCB: (w, u) = (M, E) theta for the request's map M and the selector E
          * of the affinity crosses, so their covariances are M S M', M S E' and
          * E S E' (S the posterior covariance), and a variant's width is
@@ -137,12 +139,12 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
 #define TS_ARGMAX(KB)                                                                              \
     TS_CLONES static void ts_argmax##KB(const float(*w)[MQ_ASSETS_MAX_DRAWS],                      \
                                         const float(*u)[MQ_ASSETS_MAX_DRAWS],                      \
-                                        const vtags *v, int n, float aff, float *argf) {           \
+                                        const vtags *v, int n, int nt, float aff, float *argf) {   \
         float best[KB], acc[KB];                                                                   \
         for (int i = 0; i < n; i++) {                                                              \
             for (int k = 0; k < KB; k++)                                                           \
                 acc[k] = 0;                                                                        \
-            for (int q = 0; q < VTAGS && v[i].tag[q] != NO_TAG; q++) {                             \
+            for (int q = 0; q < nt; q++) {                                                         \
                 const float *wj = w[v[i].tag[q]], *uj = u[v[i].tag[q]];                            \
                 for (int k = 0; k < KB; k++)                                                       \
                     acc[k] += wj[k] + aff * uj[k];                                                 \
@@ -233,11 +235,11 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
         const vtags *tg = slot_tags(a, ti, s);
         float argf[MQ_ASSETS_MAX_DRAWS] = {0};
         if (K <= 16)
-            ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
+            ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
         else if (K <= 32)
-            ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
+            ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
         else
-            ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], tg, n, aff, argf);
+            ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
         /* Each variant's share of the draws it wins, counted per variant: adding
          * 1/K into pol[argf[k]] draw by draw made each addition wait for the
          * previous one, at every title and slot of a page. The share of c draws
@@ -329,18 +331,16 @@ int mq_assets_dists_n(const mq_assets *a, const mq_asset_context *ctx, const uin
         out[i]->ti = NULL;
     if (!ctx->prep.ready)
         return MQ_EINVAL;
-    /* A page's titles are scattered over a table of 144-byte descriptors: taken
-     * one at a time, each title waited for its descriptor. Asked for together,
-     * the misses overlap. */
+    /* A page's titles are scattered over a table of 144-byte descriptors and
+     * their packed variant tags: taken one at a time, each title waited for
+     * both. Asked for together, the misses overlap. (The first 64 bytes of the
+     * tags are 16 variants, a title's usual count; asking for the rest would need
+     * the descriptor.) */
     for (size_t i = 0; i < n; i++)
-        if (ids[i] < a->titles.len)
+        if (ids[i] < a->titles.len) {
             mq_prefetch(&a->titles.items[ids[i]], sizeof(title_info));
-    /* then, as the descriptors come in, their variants' packed tags */
-    for (size_t i = 0; i < n; i++) {
-        const title_info *ti = features_title(a, ids[i]);
-        if (ti && a->packs.len)
-            mq_prefetch(&a->packs.items[ti->pack], title_variants(ti) * sizeof(vtags));
-    }
+            mq_prefetch(&a->packs.items[(size_t)ids[i] * PACK_STRIDE], 64);
+        }
     for (size_t i = 0; i < n; i++)
         dists_one(a, ctx, features_title(a, ids[i]), out[i]);
     return MQ_OK;

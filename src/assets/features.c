@@ -138,16 +138,22 @@ static void index_variant(const slot_model *m, variant_info *v) {
             }
 }
 
-/* The title's variant tags, packed anew at the end of a->packs. */
+/* The title's variant tags, packed into its place in a->packs. */
 static void pack_title(mq_assets *a, title_info *ti) {
-    ti->pack = (uint32_t)a->packs.len;
+    size_t at = (size_t)(ti - a->titles.items) * PACK_STRIDE;
+    if (a->packs.len < at + PACK_STRIDE) {
+        MQ_VEC_RESERVE(&a->packs, at + PACK_STRIDE);
+        memset(a->packs.items + a->packs.len, NO_TAG,
+               (at + PACK_STRIDE - a->packs.len) * sizeof(vtags));
+        a->packs.len = at + PACK_STRIDE;
+    }
     for (int s = 0; s < MQ_SLOT_COUNT; s++) {
         const variant_info *v = slot_variants(a, ti, s);
         for (int i = 0; i < ti->s[s].n; i++) {
-            vtags p;
-            memset(p.tag, NO_TAG, sizeof p.tag);
-            memcpy(p.tag, v[i].tag, v[i].ntags);
-            MQ_VEC_PUSH(&a->packs, p);
+            vtags *p = &a->packs.items[at++];
+            memset(p->tag, NO_TAG, sizeof p->tag);
+            memcpy(p->tag, v[i].tag, v[i].ntags);
+            a->m[s].pack_tags = MQ_MAX(a->m[s].pack_tags, (int)v[i].ntags);
         }
     }
 }
@@ -156,7 +162,8 @@ void features_reindex(mq_assets *a) {
     for (int s = 0; s < MQ_SLOT_COUNT; s++)
         for (size_t i = 0; i < a->m[s].vars.len; i++)
             index_variant(&a->m[s], &a->m[s].vars.items[i]);
-    a->packs.len = 0;
+    for (int s = 0; s < MQ_SLOT_COUNT; s++)
+        a->m[s].pack_tags = 0;
     for (size_t id = 0; id < a->titles.len; id++)
         if (a->titles.items[id].known)
             pack_title(a, &a->titles.items[id]);
