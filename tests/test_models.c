@@ -5,6 +5,7 @@
  * top-k (the heap and the radix selection agree), cold start, and the bundle (round trip,
  * truncation and corruption refused with a clear message, the previous bundle kept). */
 #include "eval/eval.h"
+#include "models/models_impl.h"
 #include "helpers.h"
 
 #include <criterion/criterion.h>
@@ -483,6 +484,59 @@ Test(models, topk_radix_equals_the_heap) {
     mq_free(sa);
     mq_free(sb);
     mq_free(scratch);
+}
+
+/* The content model scores 16 titles at a time in its own layout (score.c): each
+ * score must be the row-by-row sparse dot product to the bit (a zero sum becomes
+ * the popularity tie-break, a tiny positive). */
+Test(models, content_scores_are_the_row_by_row_sums_to_the_bit) {
+    uint32_t cl[PW_USERS];
+    mq_matrix *m = planted(cl);
+    mq_train_params p;
+    small_params(&p);
+    mq_bundle *b;
+    mq_err err = {0};
+    cr_assert_eq(mq_train(m, &p, NULL, NULL, NULL, &b, &err), MQ_OK, "%s", err.msg);
+    const uint64_t *ptr;
+    const uint32_t *idx;
+    const float *w;
+    uint32_t nf;
+    cr_assert(mq_bundle_content(b, &ptr, &idx, &w, &nf));
+    mq_model_ws *ws = mq_model_ws_create(b);
+    float *scores = mq_malloc(PW_ITEMS * sizeof *scores), *feat = mq_malloc(nf * sizeof *feat);
+    mq_hist_item h[PW_ITEMS];
+    size_t checked = 0;
+    for (uint32_t r = 0; r < m->n_rows; r += 7) {
+        size_t n = 0;
+        for (size_t e = m->row_ptr[r]; e < m->row_ptr[r + 1]; e++)
+            h[n++] = (mq_hist_item){m->col[e], m->conf[e], m->neg[e]};
+        cr_assert_eq(mq_model_score(b, MQ_MODEL_CONTENT, h, n, scores, ws, &err), MQ_OK);
+        memset(feat, 0, nf * sizeof *feat);
+        for (size_t t = 0; t < n; t++) {
+            float x = mq_entry_value(b->binary, h[t].conf, h[t].neg);
+            for (uint64_t q = ptr[h[t].col]; x != 0 && q < ptr[h[t].col + 1]; q++)
+                feat[idx[q]] += x * w[q];
+        }
+        for (uint32_t j = 0; j < PW_ITEMS; j++) {
+            float want = 0;
+            for (uint64_t q = ptr[j]; q < ptr[j + 1]; q++) {
+                float term = w[q] * feat[idx[q]]; /* rounded as a product, not fused */
+                want += term;
+            }
+            if (want == 0)
+                cr_assert(scores[j] >= 0 && scores[j] < 1e-11f, "title %u: %g", j, scores[j]);
+            else
+                cr_assert_eq(memcmp(&scores[j], &want, sizeof want), 0,
+                             "title %u: %.9g, row by row %.9g", j, scores[j], want);
+            checked += want != 0;
+        }
+    }
+    cr_assert_gt(checked, 1000);
+    mq_free(scores);
+    mq_free(feat);
+    mq_model_ws_destroy(ws);
+    mq_bundle_destroy(b);
+    mq_matrix_destroy(m);
 }
 
 Test(models, cold_titles_borrow_from_content_and_empty_histories_get_popularity) {

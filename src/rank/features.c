@@ -69,6 +69,7 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
     for (int k = 0; k < MQ_MODEL_COUNT; k++)
         mq_free(ws->best[k]);
     mq_free(ws->touched.items);
+    mq_free(ws->scattered.items);
     mq_free(ws->hist.items);
     mq_free(ws->hist_title.items);
     mq_free(ws->hist_ign.items);
@@ -152,20 +153,28 @@ static void touch(mq_rank_ws *ws, uint32_t col) {
 /* History titles ahead whose kNN rows are prefetched. */
 #define KNN_AHEAD 4
 
-/* Scatters the kNN row of `src` into sim[] (max), remembering the source. */
+/* Scatters the kNN row of `src` into sim[] (max), remembering the source. The
+ * row's targets are distinct, so each step is a load, a max and a store with no
+ * branch to mispredict; rk_finish walks the row again to clear what it set. */
 static void scatter_knn(mq_rank_ws *ws, const mq_ranker *rk, uint32_t src, float scale, float *sim,
                         uint32_t *from) {
     if (!rk->knn_ptr)
         return;
-    for (uint64_t q = rk->knn_ptr[src]; q < rk->knn_ptr[src + 1]; q++) {
-        uint32_t j = rk->knn_idx[q];
-        float w = rk->knn_w[q] * scale;
-        if (w > sim[j]) {
-            if (sim[j] == 0)
-                touch(ws, j);
-            sim[j] = w;
-            if (from)
-                from[j] = src;
+    uint64_t a = rk->knn_ptr[src], z = rk->knn_ptr[src + 1];
+    MQ_VEC_PUSH(&ws->scattered, ((rk_scatter){sim, rk->knn_idx + a, (size_t)(z - a)}));
+    if (from) {
+        for (uint64_t q = a; q < z; q++) {
+            uint32_t j = rk->knn_idx[q];
+            float w = rk->knn_w[q] * scale, old = sim[j];
+            uint32_t gt = -(uint32_t)(w > old); /* a mask: the compiler keeps it a select */
+            sim[j] = w > old ? w : old;
+            from[j] ^= (from[j] ^ src) & gt;
+        }
+    } else {
+        for (uint64_t q = a; q < z; q++) {
+            uint32_t j = rk->knn_idx[q];
+            float w = rk->knn_w[q] * scale, old = sim[j];
+            sim[j] = w > old ? w : old;
         }
     }
 }
@@ -526,9 +535,14 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
 }
 
 void rk_finish(mq_rank_ws *ws) {
+    for (size_t i = 0; i < ws->scattered.len; i++) {
+        const rk_scatter *sc = &ws->scattered.items[i];
+        for (size_t q = 0; q < sc->len; q++)
+            sc->sim[sc->idx[q]] = 0;
+    }
+    ws->scattered.len = 0;
     for (size_t i = 0; i < ws->touched.len; i++) {
         uint32_t c = ws->touched.items[i];
-        ws->sim_recent[c] = ws->sim_up[c] = ws->sim_down[c] = ws->sim_ign[c] = 0;
         ws->hist_at[c] = -1;
         ws->country_rank[c] = 0;
         ws->in_cand[c] = 0;
@@ -551,10 +565,21 @@ static float lrank(uint16_t r) {
     return lrank_table[r <= RK_RANK_CAP ? r : RK_RANK_CAP];
 }
 
-/* Dot products of y with two vectors, in 8 lanes (vectorized by the compiler). */
+/* Dot products of y with two vectors, in 8 lanes (vectorized by the compiler).
+ * Built for AVX2 too, where the 8 lanes are one register instead of two halves
+ * spilled around every step; contraction off, every lane does the same multiply
+ * then add on every CPU, so the sums are the same bits. */
 typedef float v8f __attribute__((vector_size(32)));
 
-static void dot2(const float *y, const float *a, const float *b, int k, float *da, float *db) {
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define DOT_CLONES                                                                                 \
+    __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=off")))
+#else
+#define DOT_CLONES __attribute__((optimize("fp-contract=off")))
+#endif
+
+DOT_CLONES static void dot2(const float *y, const float *a, const float *b, int k, float *da,
+                            float *db) {
     v8f sa = {0}, sb = {0};
     int i = 0;
     for (; i + 8 <= k; i += 8) {
@@ -599,11 +624,19 @@ static uint16_t count_rank(const mq_ranker *rk, const mq_rank_ws *ws, int k, uin
     return (uint16_t)MQ_MIN(r, (uint32_t)RK_RANK_CAP);
 }
 
-void rk_features_prefetch(const mq_ranker *rk, uint32_t col) {
+void rk_features_prefetch_far(const mq_ranker *rk, uint32_t col) {
     if (rk->titles)
         __builtin_prefetch(&rk->titles[col]);
     if (rk->content_ptr)
         __builtin_prefetch(&rk->content_ptr[col]);
+}
+
+void rk_features_prefetch(const mq_ranker *rk, uint32_t col) {
+    if (rk->content_ptr) {
+        uint64_t q = rk->content_ptr[col], z = rk->content_ptr[col + 1];
+        mq_prefetch(&rk->content_idx[q], (size_t)(z - q) * sizeof *rk->content_idx);
+        mq_prefetch(&rk->content_w[q], (size_t)(z - q) * sizeof *rk->content_w);
+    }
     if (rk->Y)
         mq_prefetch(rk->Y + (size_t)col * (size_t)rk->factors, (size_t)rk->factors * sizeof(float));
 }

@@ -97,6 +97,13 @@ struct mq_ranker {
     int serve_model; /* a trained ranker lost on validation: this model serves; -1 none */
 };
 
+/* One kNN row (its targets) scattered into one of the similarity arrays. */
+typedef struct {
+    float *sim;
+    const uint32_t *idx;
+    size_t len;
+} rk_scatter;
+
 /* Per-thread scratch. Arrays indexed by column are sized for `cap` columns. */
 struct mq_rank_ws {
     uint32_t cap;
@@ -117,6 +124,8 @@ struct mq_rank_ws {
     uint16_t *country_rank;    /* column -> rank + 1 in the country list, 0 none */
     uint8_t *in_cand;
     MQ_VEC(uint32_t) touched;  /* columns whose scratch entries must be reset */
+    /* The kNN rows scattered into the sim arrays, walked again to reset them. */
+    MQ_VEC(rk_scatter) scattered;
     /* The profile. */
     MQ_VEC(mq_hist_item) hist;
     MQ_VEC(uint32_t) hist_title; /* index into v->titles of each hist item */
@@ -160,9 +169,11 @@ struct mq_rank_ws {
 int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_context *ctx,
                const mq_rank_settings *s, mq_rank_ws *ws, mq_err *err);
 void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float *x);
-/* Asks for the bundle's rows of column col that rk_features reads (the title's
- * attributes, its iALS factors, its content row), to have them in cache when it
- * gets there. */
+/* Asks for the bundle's rows of column col that rk_features reads, to have them
+ * in cache when it gets there, in two steps a few candidates apart: _far the
+ * title's attributes and its content row's offsets, then rk_features_prefetch its
+ * iALS factors and its content row (found through those offsets). */
+void rk_features_prefetch_far(const mq_ranker *rk, uint32_t col);
 void rk_features_prefetch(const mq_ranker *rk, uint32_t col);
 void rk_finish(mq_rank_ws *ws);
 /* Grows the workspace for rk's bundle. */

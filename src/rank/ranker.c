@@ -401,10 +401,15 @@ static void build_x(const mq_ranker *rk, mq_rank_ws *ws) {
     ws->x.len = m * MQ_RF_COUNT;
     /* The candidates are scattered over the bundle's per-title rows, a cache miss
      * or several each: asked for a few candidates ahead, the misses overlap with
-     * the work on the candidates before. */
+     * the work on the candidates before. A content row is found through its
+     * offsets, asked for twice as far ahead. */
+    for (size_t i = 0; i < m && i < 2 * PREFETCH_AHEAD; i++)
+        rk_features_prefetch_far(rk, ws->cand.items[i]);
     for (size_t i = 0; i < m && i < PREFETCH_AHEAD; i++)
         rk_features_prefetch(rk, ws->cand.items[i]);
     for (size_t i = 0; i < m; i++) {
+        if (i + 2 * PREFETCH_AHEAD < m)
+            rk_features_prefetch_far(rk, ws->cand.items[i + 2 * PREFETCH_AHEAD]);
         if (i + PREFETCH_AHEAD < m)
             rk_features_prefetch(rk, ws->cand.items[i + PREFETCH_AHEAD]);
         rk_features(rk, ws, ws->cand.items[i], ws->x.items + i * MQ_RF_COUNT);
