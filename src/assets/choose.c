@@ -136,49 +136,68 @@ void mq_assets_prepare(const mq_assets *a, mq_asset_context *ctx) {
 #else
 #define TS_CLONES
 #endif
+/* Sixteen lanes as one value, which the compiler keeps in registers (one AVX-512
+ * register, two AVX2 ones, four SSE ones), where arrays of lanes went through
+ * the stack between the steps. */
+typedef float ts_v16 __attribute__((vector_size(64)));
+typedef int32_t ts_i16 __attribute__((vector_size(64)));
+
 #define TS_ARGMAX(KB)                                                                              \
     TS_CLONES static void ts_argmax##KB(const float(*w)[MQ_ASSETS_MAX_DRAWS],                      \
                                         const float(*u)[MQ_ASSETS_MAX_DRAWS],                      \
                                         const vtags *v, int n, int nt, float aff, float *argf) {   \
-        float best[KB], acc[KB];                                                                   \
+        enum { NV = KB / 16 };                                                                     \
+        const ts_i16 one = (ts_i16)((ts_v16){0} + 1.0f);                                           \
+        ts_v16 best[NV] = {{0}}, arg[NV] = {{0}}, acc[NV];                                         \
         for (int i = 0; i < n; i++) {                                                              \
-            for (int k = 0; k < KB; k++)                                                           \
-                acc[k] = 0;                                                                        \
+            for (int b = 0; b < NV; b++)                                                           \
+                acc[b] = (ts_v16){0};                                                              \
             for (int q = 0; q < nt; q++) {                                                         \
                 const float *wj = w[v[i].tag[q]], *uj = u[v[i].tag[q]];                            \
-                for (int k = 0; k < KB; k++)                                                       \
-                    acc[k] += wj[k] + aff * uj[k];                                                 \
+                for (int b = 0; b < NV; b++) {                                                     \
+                    ts_v16 wv, uv;                                                                 \
+                    memcpy(&wv, wj + 16 * b, sizeof wv);                                           \
+                    memcpy(&uv, uj + 16 * b, sizeof uv);                                           \
+                    acc[b] += wv + aff * uv;                                                       \
+                }                                                                                  \
             }                                                                                      \
             if (i == 0) {                                                                          \
-                for (int k = 0; k < KB; k++) {                                                     \
-                    best[k] = acc[k];                                                              \
-                    argf[k] = 0;                                                                   \
+                for (int b = 0; b < NV; b++) {                                                     \
+                    best[b] = acc[b];                                                              \
+                    arg[b] = (ts_v16){0};                                                          \
                 }                                                                                  \
                 continue;                                                                          \
             }                                                                                      \
             const float fi = (float)i;                                                             \
-            for (int k = 0; k < KB; k++) {                                                         \
-                float gt = (float)(acc[k] > best[k]);                                              \
-                argf[k] += gt * (fi - argf[k]);                                                    \
-                best[k] += gt * (acc[k] - best[k]);                                                \
+            for (int b = 0; b < NV; b++) {                                                         \
+                /* 1.0 where the variant beats the best so far, else +0.0 */                       \
+                ts_v16 gt = (ts_v16)((acc[b] > best[b]) & one);                                    \
+                arg[b] += gt * (fi - arg[b]);                                                      \
+                best[b] += gt * (acc[b] - best[b]);                                                \
             }                                                                                      \
         }                                                                                          \
+        memcpy(argf, arg, sizeof arg);                                                             \
     }
 TS_ARGMAX(16)
 TS_ARGMAX(32)
 TS_ARGMAX(64)
 
-/* How many of the K draws each of the n variants wins (argf from ts_argmax, its
- * lanes past K zero): a compare per lane, of constant length to vectorize. */
-TS_CLONES static void ts_count(const float *argf, int K, int n, int *cnt) {
-    for (int i = 0; i < n; i++) {
-        int c = 0;
-        const float fi = (float)i;
-        for (int k = 0; k < MQ_ASSETS_MAX_DRAWS; k++)
-            c += (argf[k] == fi) & (k < K);
-        cnt[i] = c;
+/* How many of the K draws each of the n variants wins (argf from ts_argmax, KB
+ * lanes, those past K zero): a compare per lane, of constant length to
+ * vectorize. */
+#define TS_COUNT(KB)                                                                               \
+    TS_CLONES static void ts_count##KB(const float *argf, int K, int n, int *cnt) {                \
+        for (int i = 0; i < n; i++) {                                                              \
+            int c = 0;                                                                             \
+            const float fi = (float)i;                                                             \
+            for (int k = 0; k < KB; k++)                                                           \
+                c += (argf[k] == fi) & (k < K);                                                    \
+            cnt[i] = c;                                                                            \
+        }                                                                                          \
     }
-}
+TS_COUNT(16)
+TS_COUNT(32)
+TS_COUNT(64)
 
 static int argmax(const double *v, int n) {
     int best = 0;
@@ -233,19 +252,22 @@ static mq_asset_reason policy_dist(const mq_assets *a, const mq_asset_context *c
     case MQ_APOL_THOMPSON: {
         const int K = ctx->prep.n_draws;
         const vtags *tg = slot_tags(a, ti, s);
-        float argf[MQ_ASSETS_MAX_DRAWS] = {0};
-        if (K <= 16)
+        float argf[MQ_ASSETS_MAX_DRAWS]; /* the first KB lanes written, and read */
+        int cnt[MQ_ASSETS_MAX_VARIANTS];
+        if (K <= 16) {
             ts_argmax16(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
-        else if (K <= 32)
+            ts_count16(argf, K, n, cnt);
+        } else if (K <= 32) {
             ts_argmax32(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
-        else
+            ts_count32(argf, K, n, cnt);
+        } else {
             ts_argmax64(ctx->prep.w[s], ctx->prep.u[s], tg, n, m->pack_tags, aff, argf);
+            ts_count64(argf, K, n, cnt);
+        }
         /* Each variant's share of the draws it wins, counted per variant: adding
          * 1/K into pol[argf[k]] draw by draw made each addition wait for the
          * previous one, at every title and slot of a page. The share of c draws
          * is 1/K added c times, as those additions summed it (expand). */
-        int cnt[MQ_ASSETS_MAX_VARIANTS];
-        ts_count(argf, K, n, cnt);
         o->form = FORM_WINS;
         for (int i = 0; i < n; i++)
             o->wins[i] = (uint8_t)cnt[i];
