@@ -412,15 +412,16 @@ static void draw(const mq_assets *a, const mq_asset_dists *d, const mq_title *t,
              * policy's choice; the propensity is the same either way. */
             pk->reason = pol[pick] >= 1 ? why : MQ_ASSET_EXPLORE;
         } else {
+            /* The first variant whose cumulative probability passes u: the
+             * sums never decrease, so it is the count of those that do not
+             * (counted without a branch to mispredict, as the walk did). */
             double u = mq_rng_unif(rng), acc = 0;
-            pick = n - 1;
+            pick = 0;
             for (int i = 0; i < n; i++) {
                 acc += pol[i];
-                if (u < acc) {
-                    pick = i;
-                    break;
-                }
+                pick += acc <= u;
             }
+            pick = MQ_MIN(pick, n - 1);
             while (pol[pick] <= 0 && pick > 0) /* rounding at the end of the CDF */
                 pick--;
             pk->reason = why;
