@@ -415,6 +415,57 @@ Test(assets, propensities_are_distributions_and_choose_draws_from_them) {
     world_free(&w);
 }
 
+/* A title put again with its artwork in another order is chosen from its new
+ * variants' tags (the choice reads them from a per-title pack, which must follow
+ * the catalogue): its distribution equals that of a model built from the changed
+ * catalogue from the start. */
+static void rotate_artwork(world *w, uint32_t id) {
+    mq_title t = *mq_catalog_title(w->cat, id);
+    mq_asset *art = mq_arena_alloc(&w->ar, t.n_artwork * sizeof *art);
+    for (uint32_t i = 0; i < t.n_artwork; i++)
+        art[i] = t.artwork[(i + 1) % t.n_artwork];
+    t.artwork = art;
+    mq_catalog_put_title(w->cat, &t);
+}
+
+Test(assets, a_title_put_again_is_chosen_from_its_new_variants) {
+    mq_assets_params p;
+    mq_assets_params_default(&p);
+    p.policy = MQ_APOL_THOMPSON;
+    p.cold_impressions = 0;
+    world w, w2;
+    world_init(&w);
+    world_init(&w2);
+    mq_assets *a, *b;
+    mq_err err = {0};
+    cr_assert_eq(mq_assets_create(&p, w.cat, &a, &err), 0, "%s", err.msg);
+    uint32_t id = w.first_target + 2;
+    static mq_asset_context ca, cb;
+    prepare(a, &ca, 1, T0_MS);
+    double before[MQ_ASSETS_MAX_VARIANTS], pa[MQ_ASSETS_MAX_VARIANTS], pb[MQ_ASSETS_MAX_VARIANTS];
+    int n = mq_assets_distribution(a, &ca, mq_catalog_title(w.cat, id), MQ_SLOT_ARTWORK, before);
+    cr_assert_eq(n, 3);
+    rotate_artwork(&w, id);
+    mq_assets_put_title(a, mq_catalog_title(w.cat, id));
+    rotate_artwork(&w2, id);
+    cr_assert_eq(mq_assets_create(&p, w2.cat, &b, &err), 0, "%s", err.msg);
+    prepare(a, &ca, 1, T0_MS);
+    prepare(b, &cb, 1, T0_MS);
+    cr_assert_eq(mq_assets_distribution(a, &ca, mq_catalog_title(w.cat, id), MQ_SLOT_ARTWORK, pa), 3);
+    cr_assert_eq(mq_assets_distribution(b, &cb, mq_catalog_title(w2.cat, id), MQ_SLOT_ARTWORK, pb),
+                 3);
+    bool moved = false;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(pa[i], pb[i], "variant %d: %g put again, %g built so", i, pa[i], pb[i]);
+        moved |= pa[i] != before[i];
+    }
+    cr_assert(moved, "the distribution did not follow the new order");
+    mq_assets_destroy(a);
+    mq_assets_destroy(b);
+    world_free(&w);
+    world_free(&w2);
+}
+
 /* ------------------------------------------------------------------ replay ---- */
 
 /* Three contexts, four arms, a uniform logging policy and a fixed policy: the
