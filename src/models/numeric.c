@@ -208,13 +208,46 @@ size_t mq_topk(const float *scores, uint32_t n, size_t k, uint32_t *cols, float 
 
 /* Order-preserving map of a score to an unsigned key (larger score, larger key);
  * -0 is +0 (they compare equal, so their ties go by index as in mq_topk), and
- * -INFINITY and NaN, which are never returned, map to 0 below every other key. */
+ * -INFINITY and NaN, which are never returned, map to 0 below every other key
+ * (a rankable key is between those of -FLT_MAX and +INFINITY). */
+#define KEY_LEAST 0x00800000u
+#define KEY_MOST 0xff800000u
 static uint32_t score_key(float v) {
     float z = v + 0.0f; /* -0 + 0 = +0; every other value unchanged */
     uint32_t u;
     memcpy(&u, &z, sizeof u);
-    u = (u & 0x80000000u) ? ~u : u | 0x80000000u;
-    return v > -INFINITY ? u : 0;
+    u ^= (uint32_t)((int32_t)u >> 31) | 0x80000000u; /* negative: all bits; else the sign */
+    /* -INFINITY maps to 0x007fffff, a NaN below it or above +INFINITY's 0xff800000. */
+    return u - KEY_LEAST <= KEY_MOST - KEY_LEAST ? u : 0;
+}
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define TOPK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TOPK_CLONES
+#endif
+
+/* key[c] = score_key(scores[c]), 8 lanes at a time: the keys are a pass of their
+ * own (counting them, which cannot be vectorized, is then a load, a shift and an
+ * increment per key). The same integer steps as score_key, lane by lane. */
+TOPK_CLONES static void score_keys(const float *scores, uint32_t n, uint32_t *key) {
+    uint32_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        v8f v;
+        memcpy(&v, scores + c, sizeof v);
+        v += 0.0f;
+        v8u u;
+        memcpy(&u, &v, sizeof u);
+        u ^= (v8u)((v8i)u >> 31) | 0x80000000u;
+        u &= (v8u)(u - KEY_LEAST <= KEY_MOST - KEY_LEAST);
+        memcpy(key + c, &u, sizeof u);
+    }
+    for (; c < n; c++)
+        key[c] = score_key(scores[c]);
 }
 
 size_t mq_topk_scratch_len(uint32_t n) {
@@ -238,12 +271,10 @@ size_t mq_topk_radix(const float *scores, uint32_t n, size_t k, uint32_t *cols, 
     /* The selection: which digit prefix holds the k-th best key, refined one
      * digit at a time while that bucket is large. Keys >= lo are then the best k
      * and a few more. */
+    score_keys(scores, n, key);
     memset(hist, 0, sizeof hist);
-    for (uint32_t c = 0; c < n; c++) {
-        uint32_t u = score_key(scores[c]);
-        key[c] = u;
-        hist[u >> 21]++;
-    }
+    for (uint32_t c = 0; c < n; c++)
+        hist[key[c] >> 21]++;
     size_t m = n - hist[0]; /* rankable keys are >= 0x00800000: bucket 0 is the excluded */
     size_t want = k < m ? k : m;
     if (want == 0)
@@ -297,11 +328,12 @@ size_t mq_topk_radix(const float *scores, uint32_t n, size_t k, uint32_t *cols, 
         a = b;
         b = t;
     }
-    for (size_t i = 0; i < want; i++) {
+    /* The columns in a loop of their own: it vectorizes. */
+    for (size_t i = 0; i < want; i++)
         cols[i] = (uint32_t)a[i];
-        if (out_scores)
+    if (out_scores)
+        for (size_t i = 0; i < want; i++)
             out_scores[i] = scores[cols[i]];
-    }
     return want;
 }
 

@@ -187,7 +187,7 @@ predict_block(const mq_forest *f, const float *x, size_t nf, size_t m, float *ou
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512cd")))
 
 AVX512 static void predict_avx512(const mq_forest *f, const float *x, size_t nf, size_t n,
                                   float *out) {
@@ -250,64 +250,112 @@ AVX512 static void predict_avx512(const mq_forest *f, const float *x, size_t nf,
 }
 #endif
 
-/* Depth 4 (the default), written out: the masks stay in registers. */
-#define MUX(a, b, s) ((uint16_t)((a) ^ (((a) ^ (b)) & (s))))
-#define CMP(i) ((uint16_t)_mm512_cmp_ps_mask(col[feat[i]], _mm512_set1_ps(thr[i]), _CMP_GE_OQ))
+/* Depth 4 (the default), as QuickScorer does it (Lucchese et al. 2015, "QuickScorer:
+ * a fast algorithm to rank documents with additive ensembles of regression trees",
+ * Algorithm 1), 16 rows at a time: each row keeps a bitvector of the tree's 16
+ * leaves, all set; every node whose comparison sends the row right clears the
+ * leaves of that node's left subtree. The leaf a walk would reach is then the
+ * leftmost one still set (Theorem 1 there), whatever the order of the nodes. Leaf
+ * j is bit 15 - j, so the count of leading zeros of the 32-bit lane, 16 + j,
+ * indexes the leaf array by its low four bits (all a permute reads). A node costs
+ * a compare and one masked AND, with no trip of the masks through general
+ * registers; the trees are added in XGBoost's order, so the sums are the same
+ * bits as a walk's. */
+
+/* Bits kept when node i (heap order) sends a row right: all but the leaves of
+ * its left subtree. */
+#define LEFT_OFF(l, p) ((uint32_t) ~(((1u << (8 >> (l))) - 1) << (16 - (2 * (p) + 1) * (8 >> (l)))))
+static const uint32_t keep_d4[15] = {
+    LEFT_OFF(0, 0), LEFT_OFF(1, 0), LEFT_OFF(1, 1), LEFT_OFF(2, 0), LEFT_OFF(2, 1),
+    LEFT_OFF(2, 2), LEFT_OFF(2, 3), LEFT_OFF(3, 0), LEFT_OFF(3, 1), LEFT_OFF(3, 2),
+    LEFT_OFF(3, 3), LEFT_OFF(3, 4), LEFT_OFF(3, 5), LEFT_OFF(3, 6), LEFT_OFF(3, 7)};
+#undef LEFT_OFF
+
+#define CMP(i) _mm512_cmp_ps_mask(col[feat[i]], _mm512_set1_ps(thr[i]), _CMP_GE_OQ)
+#define CUT(v, i) v = _mm512_mask_and_epi32(v, CMP(i), v, keep[i])
 
 /* The forest's sum over one block of 16 rows (col: their features by column). */
 AVX512 static inline __attribute__((always_inline)) __m512 sum_d4(const mq_forest *f,
                                                                   const __m512 *col) {
-    const __m512i b8 = _mm512_set1_epi32(8), b4 = _mm512_set1_epi32(4), b2 = _mm512_set1_epi32(2),
-                  b1 = _mm512_set1_epi32(1);
+    __m512i keep[15];
+    for (int i = 0; i < 15; i++)
+        keep[i] = _mm512_set1_epi32((int)keep_d4[i]);
+    const __m512i all = _mm512_set1_epi32(0xffff);
     __m512 acc = _mm512_set1_ps(f->base);
     for (uint32_t t = 0; t < f->n_trees; t++) {
         const uint32_t *feat = f->feat + (size_t)t * 15;
         const float *thr = f->thr + (size_t)t * 15;
-        uint16_t l0 = CMP(0);
-        uint16_t l1 = MUX(CMP(1), CMP(2), l0);
-        uint16_t a3 = CMP(3), a4 = CMP(4), a5 = CMP(5), a6 = CMP(6);
-        uint16_t l2 = MUX(MUX(a3, a4, l1), MUX(a5, a6, l1), l0);
-        uint16_t c7 = CMP(7), c8 = CMP(8), c9 = CMP(9), c10 = CMP(10), c11 = CMP(11), c12 = CMP(12),
-                 c13 = CMP(13), c14 = CMP(14);
-        uint16_t l3 = MUX(MUX(MUX(c7, c8, l2), MUX(c9, c10, l2), l1),
-                          MUX(MUX(c11, c12, l2), MUX(c13, c14, l2), l1), l0);
-        __m512i idx = _mm512_maskz_mov_epi32(l0, b8);
-        idx = _mm512_mask_or_epi32(idx, l1, idx, b4);
-        idx = _mm512_mask_or_epi32(idx, l2, idx, b2);
-        idx = _mm512_mask_or_epi32(idx, l3, idx, b1);
+        /* Three partial bitvectors: shorter chains of dependent ANDs. */
+        __m512i a = all, b = all, c = all;
+        CUT(a, 0), CUT(b, 1), CUT(c, 2), CUT(a, 3), CUT(b, 4), CUT(c, 5), CUT(a, 6);
+        CUT(b, 7), CUT(c, 8), CUT(a, 9), CUT(b, 10), CUT(c, 11), CUT(a, 12), CUT(b, 13);
+        CUT(c, 14);
+        __m512i idx = _mm512_lzcnt_epi32(_mm512_and_si512(_mm512_and_si512(a, b), c));
         acc = _mm512_add_ps(acc,
                             _mm512_permutexvar_ps(idx, _mm512_loadu_ps(f->leaf + (size_t)t * 16)));
     }
     return acc;
 }
 
+/* r[j] = column j of the 16 x 16 block whose row i is r[i] (unpack, then shuffle
+ * pairs, then 128-bit lanes twice: 64 shuffles). */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
 /* One or two forests (f2 may be NULL) over the same rows: the rows' columns are
- * gathered once for both. */
+ * taken once for both, 16 features of 16 rows at a time by a transpose in
+ * registers (a gather per feature costs a load per row and more). Rows past the
+ * end are zeros, as are the columns past nf. */
 AVX512 static void predict_avx512_d4(const mq_forest *f, const mq_forest *f2, const float *x,
                                      size_t nf, size_t n, float *out, float *out2) {
-    __m512 col[MQ_RF_COUNT];
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 col[(MQ_RF_COUNT + 15) / 16 * 16];
     for (size_t i0 = 0; i0 < n; i0 += 16) {
         size_t m = MQ_MIN((size_t)16, n - i0);
         __mmask16 live = (__mmask16)((1u << m) - 1);
-        __m512i off = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)nf));
-        for (size_t c = 0; c < nf && c < MQ_RF_COUNT; c++)
-            col[c] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live,
-                                              _mm512_add_epi32(off, _mm512_set1_epi32((int)c)),
-                                              x + i0 * nf, 4);
+        for (size_t c0 = 0; c0 < nf; c0 += 16) {
+            __mmask16 cols = (__mmask16)(nf - c0 >= 16 ? 0xffff : (1u << (nf - c0)) - 1);
+            __m512 r[16];
+            for (size_t i = 0; i < 16; i++)
+                r[i] = _mm512_maskz_loadu_ps(i < m ? cols : 0, x + (i0 + i) * nf + c0);
+            transpose16(r);
+            for (size_t j = 0; j < 16; j++)
+                col[c0 + j] = r[j];
+        }
         _mm512_mask_storeu_ps(out + i0, live, sum_d4(f, col));
         if (f2)
             _mm512_mask_storeu_ps(out2 + i0, live, sum_d4(f2, col));
     }
 }
+#undef CUT
 #undef CMP
-#undef MUX
 
 #if defined(__x86_64__)
 /* What the AVX-512 evaluators need of the CPU. */
 static bool have_avx512(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd");
 }
 #endif
 
