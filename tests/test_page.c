@@ -6,6 +6,7 @@
  * form, and two profiles with different tastes getting different row orders
  * (with and without a bundle). */
 #include "page/page.h"
+#include "page/page_impl.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -781,4 +782,36 @@ Test(page, state_remembers_the_latest_searches) {
         cr_assert_str_neq(v.searches[i].query, "Space", "the oldest was dropped");
     mq_state_view_free(&v);
     mq_state_destroy(st);
+}
+
+/* The JSON's numbers without snprintf: the same text as snprintf, for the row
+ * scores ("%.4f") and the propensities ("%.4g") of a page, at the rounding
+ * ties and over a million random floats. */
+Test(page, numbers_are_written_as_snprintf_writes_them) {
+    const float fixed[] = {0.5f,     0.00005f, 0.99995f, 0.12345f, 1.0f / 3, 0.0001f, 0.1f,
+                           0.9667f,  0.03125f, 0.4375f,  2.5e-5f,  1e-4f,    0.99999f, 0.25f,
+                           0.00049f, 0.12355f, 0.2f,     0.6f,     0.05f,    0.015625f};
+    char want[64], got[32];
+    mq_rng r;
+    mq_rng_seed(&r, 11, 0);
+    int g4 = 0;
+    for (int i = 0; i < 1000000 + (int)MQ_ARRAY_LEN(fixed); i++) {
+        float p = i < (int)MQ_ARRAY_LEN(fixed) ? fixed[i] : (float)mq_rng_unif(&r);
+        if (p > 0 && p < 1 && pg_fmt_g4(p, got)) {
+            g4++;
+            snprintf(want, sizeof want, "%.4g", (double)p);
+            cr_assert_str_eq(got, want, "%%.4g of %.9g", (double)p);
+        }
+        cr_assert(pg_fmt_f4(p, got));
+        snprintf(want, sizeof want, "%.4f", (double)p);
+        cr_assert_str_eq(got, want, "%%.4f of %.9g", (double)p);
+        float s = (p - 0.5f) * 7; /* scores: negative too */
+        if (pg_fmt_f4(s, got)) {
+            snprintf(want, sizeof want, "%.4f", (double)s);
+            cr_assert_str_eq(got, want, "%%.4f of %.9g", (double)s);
+        }
+    }
+    cr_assert_gt(g4, 999000, "only %d propensities written without snprintf", g4);
+    cr_assert_not(pg_fmt_g4(0.1, got), "0.1 is not a float's value: snprintf writes it");
+    cr_assert_not(pg_fmt_f4(1e12, got));
 }

@@ -97,12 +97,11 @@ static double fresh_share(const pg_req *q, uint32_t t) {
  * over the titles r would show in its visible places at pos. */
 static double quality(const pg_req *q, const pg_cand *c, int pos, double *coverage) {
     int V = MQ_MIN(q->fmt.visible, MAX_VISIBLE);
-    double num = 0, den = 0, fresh = 0;
-    for (int i = 0; i < V; i++)
-        den += disc[i];
+    double num = 0, den = q->disc_sum, fresh = 0;
     int col = 0;
-    for (uint32_t k = 0; k < c->n && col < V; k++) {
-        uint32_t j = (c->rotate + k) % c->n;
+    /* the list from c->rotate on, wrapping (a step, not a division, per title) */
+    uint32_t j = c->rotate % c->n;
+    for (uint32_t k = 0; k < c->n && col < V; k++, j = j + 1 == c->n ? 0 : j + 1) {
         uint32_t t = c->list[j];
         if (!allowed(q, t, pos, col))
             continue;
@@ -146,7 +145,7 @@ static double row_score(const pg_req *q, const pg_cand *c, int pos, const int *k
                q->p->affinity_weight * c->affinity + cw * cov;
     s -= q->p->kind_penalty * kind_count[c->kind];
     s -= q->p->theme_penalty * c->overlap_above;
-    s -= q->p->skip_demotion * log1p((double)c->skipped);
+    s -= c->skip_cost;
     s += q->p->explore * c->noise;
     return s;
 }
@@ -183,8 +182,8 @@ static uint16_t item_aux(const pg_req *q, const pg_cand *c, uint32_t j, uint32_t
 static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_ctx *cc,
                       uint16_t *genre_memo) {
     uint32_t n = 0;
-    for (uint32_t k = 0; k < c->n && n < (uint32_t)q->items; k++) {
-        uint32_t j = c->keep_order ? k : (c->rotate + k) % c->n;
+    uint32_t j = c->keep_order || !c->n ? 0 : c->rotate % c->n;
+    for (uint32_t k = 0; k < c->n && n < (uint32_t)q->items; k++, j = j + 1 == c->n ? 0 : j + 1) {
         uint32_t t = c->list[j];
         if (!allowed(q, t, pos, (int)n))
             continue;
@@ -258,12 +257,18 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
     else
         q->fresh_gen = NULL;
     /* What row_score would otherwise recompute for every candidate at every
-     * position: the noise (a hash of the row id), and the overlap with the rows
-     * above (kept up to date as rows are chosen, below). */
+     * position: the noise (a hash of the row id), the demotion for scrolls past
+     * it, the overlap with the rows above (kept up to date as rows are chosen,
+     * below), and the sum of the visible places' weights. */
     for (size_t i = 0; i < nc; i++) {
-        q->cands.items[i].noise = fixed ? 0 : noise(q, &q->cands.items[i]);
-        q->cands.items[i].overlap_above = 0;
+        pg_cand *c = &q->cands.items[i];
+        c->noise = fixed ? 0 : noise(q, c);
+        c->skip_cost = q->p->skip_demotion * log1p((double)c->skipped);
+        c->overlap_above = 0;
     }
+    q->disc_sum = 0;
+    for (int i = 0; i < MQ_MIN(q->fmt.visible, MAX_VISIBLE); i++)
+        q->disc_sum += disc[i];
     int pos = 0;
     uint32_t n_items = 0;
     size_t str_len = 0;

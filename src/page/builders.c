@@ -25,6 +25,55 @@ void pg_keys(pg_req *q) {
         q->key[t] = (q->flags[t] & PG_RANKED) ? 1.0f + q->u[t] : q->bd->pop[t];
 }
 
+/* The order of pg_order as one integer per title, smaller first: the key's bits
+ * made to sort as the float does (descending), the title id after (ascending).
+ * Ties of key are broken by id, so the order is total and any sort of the codes
+ * gives the order qsort_r with a comparator gave, without a call per
+ * comparison. (Keys are never NaN: utilities and popularity percentiles.) */
+static inline uint64_t order_code(const float *key, uint32_t t) {
+    float k = key[t] + 0.0f; /* -0 sorts as 0 */
+    uint32_t b;
+    memcpy(&b, &k, sizeof b);
+    b = (b & 0x80000000u) ? ~b : b | 0x80000000u; /* ascending with k */
+    return (uint64_t)~b << 32 | t;
+}
+
+static void sort_codes(uint64_t *c, uint32_t n) {
+    while (n > 24) {
+        /* quicksort, median of three, the smaller side first */
+        uint64_t a = c[0], b = c[n / 2], d = c[n - 1];
+        uint64_t piv = a < b ? (b < d ? b : a < d ? d : a) : (a < d ? a : b < d ? d : b);
+        uint32_t i = 0, j = n - 1;
+        for (;;) {
+            while (c[i] < piv)
+                i++;
+            while (c[j] > piv)
+                j--;
+            if (i >= j)
+                break;
+            uint64_t x = c[i];
+            c[i++] = c[j];
+            c[j--] = x;
+        }
+        /* [0, j] <= piv <= [j + 1, n) */
+        if (j + 1 < n - j - 1) {
+            sort_codes(c, j + 1);
+            c += j + 1;
+            n -= j + 1;
+        } else {
+            sort_codes(c + j + 1, n - j - 1);
+            n = j + 1;
+        }
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        uint64_t x = c[i];
+        uint32_t j = i;
+        for (; j > 0 && c[j - 1] > x; j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
+}
+
 static int by_key(const void *x, const void *y, void *ud) {
     const float *key = ud;
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
@@ -35,62 +84,62 @@ static int by_key(const void *x, const void *y, void *ud) {
 }
 
 void pg_order(pg_req *q, uint32_t *list, uint32_t n) {
-    qsort_r(list, n, sizeof *list, by_key, q->key);
+    uint64_t *c = mq_arena_alloc(q->a, ((size_t)n + 1) * sizeof *c);
+    if (!c) {
+        qsort_r(list, n, sizeof *list, by_key, q->key);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        c[i] = order_code(q->key, list[i]);
+    sort_codes(c, n);
+    for (uint32_t i = 0; i < n; i++)
+        list[i] = (uint32_t)c[i];
 }
 
 /* The best `keep` of n titles by key, best first, in a new arena array: a
- * bounded min-heap, so a long theme costs n log keep. Returns how many. */
+ * bounded heap of order codes (its root the worst kept), so a long theme costs
+ * n log keep. Returns how many. */
 static uint32_t top_of(pg_req *q, const uint32_t *in, uint32_t n, uint32_t keep, uint32_t **out) {
-    uint32_t *h = mq_arena_alloc(q->a, ((size_t)keep + 1) * sizeof *h);
-    float *hk = mq_arena_alloc(q->a, ((size_t)keep + 1) * sizeof *hk);
+    uint64_t *h = mq_arena_alloc(q->a, ((size_t)keep + 1) * sizeof *h);
+    uint32_t *ids = mq_arena_alloc(q->a, ((size_t)keep + 1) * sizeof *ids);
     uint32_t m = 0;
-    if (!h || !hk) {
+    if (!h || !ids) {
         *out = NULL;
         return 0;
     }
     const float *key = q->key;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t t = in[i];
-        float k = key[t];
+        uint64_t x = order_code(key, in[i]);
         if (m < keep) {
             /* sift up */
             uint32_t j = m++;
-            while (j > 0) {
-                uint32_t pj = (j - 1) / 2;
-                if (hk[pj] < k || (hk[pj] == k && h[pj] > t))
-                    break;
-                h[j] = h[pj];
-                hk[j] = hk[pj];
-                j = pj;
+            while (j > 0 && h[(j - 1) / 2] < x) {
+                h[j] = h[(j - 1) / 2];
+                j = (j - 1) / 2;
             }
-            h[j] = t;
-            hk[j] = k;
-        } else if (k > hk[0] || (k == hk[0] && t < h[0])) {
-            /* replace the smallest, sift down */
+            h[j] = x;
+        } else if (m && x < h[0]) {
+            /* replace the worst kept, sift down */
             uint32_t j = 0;
             for (;;) {
                 uint32_t l = 2 * j + 1, r = l + 1, s = j;
-                float ks = k;
-                uint32_t ts = t;
-                if (l < m && (hk[l] < ks || (hk[l] == ks && h[l] > ts))) {
-                    s = l;
-                    ks = hk[l];
-                    ts = h[l];
-                }
-                if (r < m && (hk[r] < ks || (hk[r] == ks && h[r] > ts)))
+                uint64_t xs = x;
+                if (l < m && h[l] > xs)
+                    s = l, xs = h[l];
+                if (r < m && h[r] > xs)
                     s = r;
                 if (s == j)
                     break;
                 h[j] = h[s];
-                hk[j] = hk[s];
                 j = s;
             }
-            h[j] = t;
-            hk[j] = k;
+            h[j] = x;
         }
     }
-    pg_order(q, h, m);
-    *out = h;
+    sort_codes(h, m);
+    for (uint32_t i = 0; i < m; i++)
+        ids[i] = (uint32_t)h[i];
+    *out = ids;
     return m;
 }
 
@@ -375,10 +424,28 @@ static void theme_row(pg_req *q, uint32_t k, double prior) {
     const pg_theme *T = &q->snap->themes[k];
     char ev[160];
     double share = q->theme_aff[k];
-    if (share >= 0.01)
+    if (share >= 0.01 && share <= 1) {
+        /* "%.0f%% of what you watch is %s" without the format machinery (a
+         * float's conversion was most of a theme row's cost): the share in
+         * percent is at most 100, and printf rounds it to an integer as
+         * nearbyint does (exactly, in the current rounding mode). */
+        unsigned pct = (unsigned)nearbyint(100 * share);
+        char digits[4], *d = digits + sizeof digits;
+        do
+            *--d = (char)('0' + pct % 10);
+        while ((pct /= 10) > 0);
+        size_t k = 0;
+        const char *parts[2] = {"% of what you watch is ", q->snap->genres.items[T->genre]};
+        while (d < digits + sizeof digits)
+            ev[k++] = *d++;
+        for (int i = 0; i < 2; i++)
+            for (const char *c = parts[i]; *c && k + 1 < sizeof ev; c++)
+                ev[k++] = *c;
+        ev[k] = '\0';
+    } else if (share >= 0.01) {
         snprintf(ev, sizeof ev, "%.0f%% of what you watch is %s", 100 * share,
                  q->snap->genres.items[T->genre]);
-    else
+    } else
         snprintf(ev, sizeof ev, "%u titles; popular with members right now", T->n);
     pg_cand *c = add(q, MQ_ROW_THEME, k, T->row_id, T->caption, mq_arena_strdup(q->a, ev));
     c->deferred = true; /* filled by fill_themes, all at once */

@@ -217,9 +217,10 @@ typedef struct pg_cand {
     bool deferred;   /* a theme row waiting for fill_themes */
     uint16_t *aux;   /* per list entry, or NULL */
     float *val;      /* per list entry: the value for row quality (else u) */
-    /* assemble.c: the row's exploration noise (fixed for the request), and its
-     * largest facet overlap with the rows chosen so far (grows as rows are) */
-    double noise, overlap_above;
+    /* assemble.c: the row's exploration noise and its demotion for scrolls past
+     * it (fixed for the request), and its largest facet overlap with the rows
+     * chosen so far (grows as rows are) */
+    double noise, skip_cost, overlap_above;
 } pg_cand;
 
 typedef struct pg_req {
@@ -253,6 +254,7 @@ typedef struct pg_req {
     uint32_t cover_gen;
     uint32_t *fresh_gen;
     double *fresh;
+    double disc_sum; /* assemble.c: the position weights of the visible places */
     int64_t session;
     uint64_t seed;
     mq_rng rng;
@@ -282,6 +284,10 @@ int pg_assemble(pg_req *q, pg_layout *out, mq_err *err);
 /* render.c */
 void pg_render_rows(const pg_layout *l, const pg_snap *s, mq_arena *a, size_t from, size_t n,
                     mq_page *out);
+/* snprintf's "%.4f" of x and "%.4g" of p (p in (0, 1)) into out (24 bytes), when
+ * the value is a float's; false, nothing written, otherwise. */
+bool pg_fmt_f4(double x, char *out);
+bool pg_fmt_g4(double p, char *out);
 
 /* Small helpers */
 uint64_t pg_mix(uint64_t x);

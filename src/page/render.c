@@ -241,6 +241,10 @@ static int put_url(mq_buf *b, const char *tmpl, const char *title, const char *i
     return put_str(b, url);
 }
 
+/* Bytes after a title's text that put_piece may read: it copies 32 bytes at a
+ * time, past the end of the last piece. */
+#define PIECE_PAD 32
+
 /* A title's JSON pieces, in one allocation: the head (`{"title":...,"name":...`),
  * each artwork (`,"artwork":{"id":...,"url":...`, the propensity is the item's),
  * each synopsis (`,"synopsis":{...}`), each label as a string, and every label
@@ -317,7 +321,7 @@ static struct pg_json_title *json_title_build(const mq_title *t, const char *url
     off[k++] = (uint32_t)b.len;
     struct pg_json_title *j = NULL;
     if (!rc && b.len < UINT32_MAX) {
-        j = mq_malloc(sizeof *j + ((size_t)np + 1) * sizeof *off + b.len + 1);
+        j = mq_malloc(sizeof *j + ((size_t)np + 1) * sizeof *off + b.len + 1 + PIECE_PAD);
         j->n_art = t->n_artwork;
         j->n_syn = t->n_synopses;
         j->n_lab = t->labels.n;
@@ -325,7 +329,7 @@ static struct pg_json_title *json_title_build(const mq_title *t, const char *url
         memcpy(j->off, off, ((size_t)np + 1) * sizeof *off);
         j->text = (char *)(j->off + np + 1);
         memcpy(j->text, b.data ? b.data : "", b.len);
-        j->text[b.len] = '\0';
+        memset(j->text + b.len, 0, 1 + PIECE_PAD);
     }
     mq_free(off);
     mq_buf_free(&b);
@@ -354,30 +358,141 @@ static const struct pg_json_title *json_title(pg_snap *s, const mq_page_item *it
     return j;
 }
 
-static int put_piece(mq_buf *b, const struct pg_json_title *j, uint32_t i) {
-    return put_n(b, j->text + j->off[i], j->off[i + 1] - j->off[i]);
+/* A piece into reserved room, 32 bytes at a time: pieces are a few dozen bytes,
+ * five per item, and a call to memcpy for each cost more than the copy. The
+ * moves may read past the piece (into the next, or the PIECE_PAD after the
+ * text) and write past it, into room reserved for the writes that follow. */
+static inline int put_piece(mq_buf *b, const struct pg_json_title *j, uint32_t i) {
+    uint32_t from = j->off[i], n = j->off[i + 1] - from;
+    if (reserve(b, (size_t)n + PIECE_PAD))
+        return MQ_ETOOBIG;
+    char *d = b->data + b->len;
+    const char *s = j->text + from;
+    for (uint32_t k = 0; k < n; k += 32) {
+        memcpy(d + k, s + k, 16);
+        memcpy(d + k + 16, s + k + 16, 16);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MQ_OK;
 }
 
-/* The propensities a thread formatted, by their bits (a power of two of slots):
- * they take a few hundred values (shares of the bandit's draws mixed with
- * exploration), and formatting a float was a tenth of a page's JSON. */
-#define PROP_CACHE 1024
-static _Thread_local struct {
-    bool used;
-    uint64_t bits;
-    char text[40];
-} prop_cache[PROP_CACHE];
+/* ------------------------------------------------------------- numbers ---- */
 
-static const char *propensity_text(double p) {
-    uint64_t bits;
-    memcpy(&bits, &p, sizeof bits);
-    uint32_t h = (uint32_t)(pg_mix(bits) & (PROP_CACHE - 1));
-    if (!prop_cache[h].used || prop_cache[h].bits != bits) {
-        snprintf(prop_cache[h].text, sizeof prop_cache[h].text, ",\"propensity\":%.4g}", p);
-        prop_cache[h].bits = bits;
-        prop_cache[h].used = true;
+/* The decimal digits of v, at least w of them (zero-padded); returns the end. */
+static char *put_digits(char *d, uint64_t v, int w) {
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || k < w);
+    while (k)
+        *d++ = tmp[--k];
+    return d;
+}
+
+/* snprintf's "%.4f" of x, when x is a float's value (a row's score): x * 10^4 is
+ * then exact in a double (24 + 10 bits), and rounding it to an integer in the
+ * current mode rounds as printf does. False (nothing written) for any other x,
+ * which takes snprintf: a page has forty scores, and the format machinery cost
+ * as much as the rest of their rows. */
+bool pg_fmt_f4(double x, char *out) {
+    if (!((double)(float)x == x) || !(fabs(x) < 1e9))
+        return false;
+    double n = nearbyint(x * 10000.0);
+    char *d = out;
+    if (signbit(x))
+        *d++ = '-';
+    uint64_t v = (uint64_t)fabs(n);
+    d = put_digits(d, v / 10000, 1);
+    *d++ = '.';
+    d = put_digits(d, v % 10000, 4);
+    *d = '\0';
+    return true;
+}
+
+/* snprintf's "%.4g" of p, when p is a float's value in [1e-4, 1) (a
+ * propensity): the first scale 10^k at which p has four digits before the point
+ * is %g's exponent, p * 10^k is exact (24 + 17 bits), rounded as printf rounds,
+ * and %g's fixed form is those digits with the trailing zeros cut. False
+ * (nothing written) otherwise. A page has a thousand propensities. */
+bool pg_fmt_g4(double p, char *out) {
+    static const double pow10[] = {1e4, 1e5, 1e6, 1e7};
+    if (!((double)(float)p == p) || !(p > 0 && p < 1))
+        return false;
+    for (int k = 0; k < 4; k++) {
+        double e = p * pow10[k];
+        if (e < 1000)
+            continue;
+        double n = nearbyint(e);
+        int dec = 4 + k;  /* decimals */
+        if (n >= 10000) { /* rounded up to the next power of ten */
+            n = 1000;
+            dec--;
+        }
+        uint64_t v = (uint64_t)n, scale = 1;
+        for (int i = 0; i < dec; i++)
+            scale *= 10;
+        uint64_t ip = v / scale, fp = v % scale;
+        while (dec > 0 && fp % 10 == 0) {
+            fp /= 10;
+            dec--;
+        }
+        char *d = put_digits(out, ip, 1);
+        if (dec > 0) {
+            *d++ = '.';
+            d = put_digits(d, fp, dec);
+        }
+        *d = '\0';
+        return true;
     }
-    return prop_cache[h].text;
+    return false;
+}
+
+/* `,"propensity":P}` for an item's propensity (not 1). */
+static int put_propensity(mq_buf *b, double p) {
+    char text[48] = ",\"propensity\":";
+    size_t k = sizeof ",\"propensity\":" - 1;
+    if (!pg_fmt_g4(p, text + k))
+        snprintf(text + k, sizeof text - k, "%.4g", p);
+    k += strlen(text + k);
+    text[k++] = '}';
+    return put_n(b, text, k);
+}
+
+/* The pieces of a title, if written, without waiting for them. */
+static inline const struct pg_json_title *json_peek(const pg_snap *s, uint32_t id) {
+    return id < s->end ? atomic_load_explicit(&s->json[id], memory_order_relaxed) : NULL;
+}
+
+/* Asks for the start of each item's pieces (the offsets, and the head). */
+static void prefetch_heads(const pg_snap *s, const mq_page_row *r) {
+    for (size_t k = 0; k < r->n_items; k++) {
+        const struct pg_json_title *j = json_peek(s, r->items[k].title_id);
+        if (j)
+            mq_prefetch(j, 128);
+    }
+}
+
+/* Asks for the pieces item `it` is written from (mq_page_json below). */
+static void prefetch_pieces(const pg_snap *s, const mq_page_item *it) {
+    const struct pg_json_title *j = json_peek(s, it->title_id);
+    if (!j)
+        return;
+    const uint32_t *off = j->off;
+    mq_prefetch(j->text, off[1]);
+    if (it->artwork >= 0 && (uint32_t)it->artwork < j->n_art) {
+        uint32_t a = 1 + (uint32_t)it->artwork;
+        mq_prefetch(j->text + off[a], off[a + 1] - off[a]);
+    }
+    if (it->synopsis >= 0 && (uint32_t)it->synopsis < j->n_syn) {
+        uint32_t y = 1 + j->n_art + (uint32_t)it->synopsis;
+        mq_prefetch(j->text + off[y], off[y + 1] - off[y]);
+    }
+    uint32_t l = 1 + j->n_art + j->n_syn + (it->label >= 0 ? (uint32_t)it->label : j->n_lab);
+    if (l < 1 + j->n_art + j->n_syn + j->n_lab + 1)
+        mq_prefetch(j->text + off[l], off[l + 1] - off[l]);
 }
 
 int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
@@ -396,6 +511,8 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                         "\"row_count\":%zu,\"first_row\":%zu,\"rows\":[",
                         mq_device_name(p->device), mq_page_policy_name(p->policy), ts,
                         p->total_rows, p->first_row);
+    if (snap && p->n_rows)
+        prefetch_heads(snap, &p->rows[0]);
     for (size_t i = 0; i < p->n_rows; i++) {
         const mq_page_row *r = &p->rows[i];
         rc |= put(b, i ? ",{\"row_id\":" : "{\"row_id\":");
@@ -408,16 +525,21 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
         rc |= put_str(b, r->caption);
         rc |= put_lit(b, ",\"evidence\":");
         rc |= put_str(b, r->evidence);
-        snprintf(num, sizeof num, ",\"score\":%.4f,\"items\":[", isfinite(r->score) ? r->score : 0);
+        double score = isfinite(r->score) ? r->score : 0;
+        rc |= put_lit(b, ",\"score\":");
+        if (!pg_fmt_f4(score, num))
+            snprintf(num, sizeof num, "%.4f", score);
         rc |= put(b, num);
+        rc |= put_lit(b, ",\"items\":[");
         /* The row's pieces are scattered in memory: ask for them all at once, so
-         * that their cache misses overlap instead of coming one item at a time. */
-        for (size_t k = 0; snap && k < r->n_items; k++) {
-            uint32_t id = r->items[k].title_id;
-            const struct pg_json_title *pj =
-                id < snap->end ? atomic_load_explicit(&snap->json[id], memory_order_relaxed) : NULL;
-            if (pj)
-                mq_prefetch(pj, 128);
+         * that their cache misses overlap instead of coming one item at a time;
+         * the pieces of this row (their offsets came in during the previous
+         * row), and the offsets of the next. */
+        if (snap) {
+            for (size_t k = 0; k < r->n_items; k++)
+                prefetch_pieces(snap, &r->items[k]);
+            if (i + 1 < p->n_rows)
+                prefetch_heads(snap, &p->rows[i + 1]);
         }
         for (size_t k = 0; k < r->n_items; k++) {
             const mq_page_item *it = &r->items[k];
@@ -460,7 +582,7 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
                 if (it->propensity == 1.0) {
                     rc |= put_lit(b, ",\"propensity\":1}");
                 } else {
-                    rc |= put(b, propensity_text(it->propensity));
+                    rc |= put_propensity(b, it->propensity);
                 }
             } else {
                 rc |= put_lit(b, ",\"artwork\":null");

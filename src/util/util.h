@@ -269,8 +269,11 @@ bool mq_path_exists(const char *path);
 #define MQ_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MQ_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Asks for the n bytes at p to be brought into cache (every 64-byte line). */
-static inline void mq_prefetch(const void *p, size_t n) {
+/* Asks for the n bytes at p to be brought into cache (every 64-byte line).
+ * Always inlined: GCC (12, -O2) counts a prefetch as no side effect, so a call
+ * to a function made only of prefetches is dead code, and where it was not
+ * inlined early (a size known only at run time) every such call was deleted. */
+static inline __attribute__((always_inline)) void mq_prefetch(const void *p, size_t n) {
     for (size_t k = 0; k < n; k += 64)
         __builtin_prefetch((const char *)p + k);
     if (n)
