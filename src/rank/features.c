@@ -77,7 +77,9 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
     mq_free(ws->ncentroid);
     mq_free(ws->icentroid);
     mq_free(ws->rcentroid);
+    mq_free(ws->cen4);
     mq_free(ws->cand.items);
+    mq_free(ws->cand_cols.items);
     mq_free(ws->x.items);
     mq_free(ws->out_score.items);
     mq_free(ws->out_margin.items);
@@ -93,9 +95,14 @@ void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk) {
     if (n > ws->cap) {
         free_cols(ws);
         uint32_t c = n;
+        /* Every rank starts unranked (RK_RANK_CAP); rk_prepare sets the ranked
+         * few and puts them back at the next request. */
         for (int k = 0; k < MQ_MODEL_COUNT; k++) {
             ws->scores[k] = mq_malloc((size_t)c * sizeof(float));
             ws->rank[k] = mq_malloc((size_t)c * sizeof(uint16_t));
+            for (uint32_t i = 0; i < c; i++)
+                ws->rank[k][i] = RK_RANK_CAP;
+            ws->n_best[k] = 0;
         }
         ws->sim_recent = mq_calloc(c, sizeof(float));
         ws->sim_up = mq_calloc(c, sizeof(float));
@@ -107,7 +114,7 @@ void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk) {
         for (uint32_t i = 0; i < c; i++)
             ws->hist_at[i] = -1;
         ws->country_rank = mq_calloc(c, sizeof(uint16_t));
-        ws->in_cand = mq_calloc(c, 1);
+        ws->in_cand = mq_calloc(c, sizeof *ws->in_cand);
         ws->cand_bits = mq_calloc((size_t)c / 64 + 1, sizeof *ws->cand_bits);
         ws->cap = c;
     }
@@ -128,7 +135,9 @@ void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk) {
         mq_free(ws->ncentroid);
         mq_free(ws->icentroid);
         mq_free(ws->rcentroid);
+        mq_free(ws->cen4);
         ws->rcentroid = mq_calloc(rk->n_feats, sizeof(float));
+        ws->cen4 = mq_calloc((size_t)rk->n_feats * 4, sizeof(float));
         ws->centroid = mq_calloc(rk->n_feats, sizeof(float));
         ws->ncentroid = mq_calloc(rk->n_feats, sizeof(float));
         ws->icentroid = mq_calloc(rk->n_feats, sizeof(float));
@@ -275,8 +284,15 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
         if (rk_excluded(rk, ws, ws->hist.items[i].col))
             MQ_VEC_PUSH(&ws->excl, ws->hist.items[i].col);
 
-    /* Every model's scores and ranks. */
+    /* Every model's scores and ranks. Between requests every rank is
+     * RK_RANK_CAP but those of the previous request's best[k], which are put
+     * back first: a few hundred stores where resetting the catalogue costs n per
+     * model. */
     for (int k = 0; k < MQ_MODEL_COUNT; k++) {
+        uint16_t *rank = ws->rank[k];
+        for (uint32_t i = 0; i < ws->n_best[k]; i++)
+            rank[ws->best[k][i]] = RK_RANK_CAP;
+        ws->n_best[k] = 0;
         if (!(rk->models & (1u << k)))
             continue;
         int rc = mq_model_score(b, (mq_model_kind)k, ws->hist.items, ws->hist.len, ws->scores[k],
@@ -284,12 +300,8 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
         if (rc)
             return rc;
         float *sc = ws->scores[k];
-        uint16_t *rank = ws->rank[k];
-        ws->n_best[k] = 0;
         if (ws->lazy_ranks)
             continue; /* counted per title in rk_features */
-        for (uint32_t c = 0; c < n; c++)
-            rank[c] = RK_RANK_CAP;
         /* Ranks among what could be shown: excluded titles take no place. */
         size_t cap = MQ_MIN((size_t)RK_RANK_CAP, (size_t)n);
         const float *fixed =
@@ -452,6 +464,12 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
             for (uint32_t f = 0; f < rk->n_feats; f++)
                 ws->rcentroid[f] *= inv;
         }
+        for (uint32_t f = 0; f < rk->n_feats; f++) {
+            ws->cen4[4 * f] = ws->centroid[f];
+            ws->cen4[4 * f + 1] = ws->ncentroid[f];
+            ws->cen4[4 * f + 2] = ws->icentroid[f];
+            ws->cen4[4 * f + 3] = ws->rcentroid[f];
+        }
     }
     ws->have_recent_vec = false;
     if (rk->Y && rk->factors > 0 && rk->factors <= (int)MQ_ARRAY_LEN(ws->recent_vec) && nr > 0) {
@@ -551,6 +569,8 @@ void rk_finish(mq_rank_ws *ws) {
     for (size_t i = 0; i < ws->cand.len; i++)
         ws->in_cand[ws->cand.items[i]] = 0;
 }
+
+typedef float v4f __attribute__((vector_size(16)));
 
 /* log2(1 + r) for every rank up to the cap, computed once. */
 static float lrank_table[RK_RANK_CAP + 1];
@@ -661,14 +681,19 @@ void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float 
     x[MQ_RF_GENRE_AFFINITY] = ng ? gp / (float)ng : 0;
     x[MQ_RF_GENRE_NEGATIVE] = ng ? gn / (float)ng : 0;
     float th = 0, tn = 0, ti = 0, tr = 0;
-    if (rk->content_ptr)
+    if (rk->content_ptr) {
+        /* Four lanes, one per centroid, each a multiply then an add as before. */
+        v4f acc = {0, 0, 0, 0};
         for (uint64_t q = rk->content_ptr[col]; q < rk->content_ptr[col + 1]; q++) {
-            uint32_t f = rk->content_idx[q];
-            th += rk->content_w[q] * ws->centroid[f];
-            tn += rk->content_w[q] * ws->ncentroid[f];
-            ti += rk->content_w[q] * ws->icentroid[f];
-            tr += rk->content_w[q] * ws->rcentroid[f];
+            v4f c;
+            memcpy(&c, ws->cen4 + 4 * (size_t)rk->content_idx[q], sizeof c);
+            acc += rk->content_w[q] * c;
         }
+        th = acc[0];
+        tn = acc[1];
+        ti = acc[2];
+        tr = acc[3];
+    }
     x[MQ_RF_THEME_RECENT] = tr;
     x[MQ_RF_THEME_AFFINITY] = th;
     x[MQ_RF_THEME_NEGATIVE] = tn;

@@ -111,9 +111,11 @@ struct mq_rank_ws {
     mq_model_ws *mws;
     uint32_t mws_n, mws_k, mws_feats;
     float *scores[MQ_MODEL_COUNT]; /* full-catalogue scores per model */
-    uint16_t *rank[MQ_MODEL_COUNT];    /* rank per column, capped at RK_RANK_CAP */
+    uint16_t *rank[MQ_MODEL_COUNT]; /* rank per column, RK_RANK_CAP unranked */
     /* Per model, the columns it ranks in rank order (best[k][r] has rank r):
-     * n_best[k] of them, RK_RANK_CAP allocated; n_best is 0 with lazy_ranks. */
+     * n_best[k] of them, RK_RANK_CAP allocated; n_best is 0 with lazy_ranks.
+     * Kept after the request: the next one puts back RK_RANK_CAP at these
+     * columns instead of over the whole of rank[k]. */
     uint32_t *best[MQ_MODEL_COUNT];
     uint32_t n_best[MQ_MODEL_COUNT];
     uint64_t *cand_bits; /* cap bits, all clear between requests */
@@ -122,7 +124,7 @@ struct mq_rank_ws {
     uint32_t *src_recent, *src_up; /* evidence column of the similarity */
     int32_t *hist_at;          /* column -> index into hist/titles, -1 none */
     uint16_t *country_rank;    /* column -> rank + 1 in the country list, 0 none */
-    uint8_t *in_cand;
+    uint32_t *in_cand;         /* column -> its index in cand + 1, 0 none */
     MQ_VEC(uint32_t) touched;  /* columns whose scratch entries must be reset */
     /* The kNN rows scattered into the sim arrays, walked again to reset them. */
     MQ_VEC(rk_scatter) scattered;
@@ -135,6 +137,10 @@ struct mq_rank_ws {
     float *ncentroid; /* n_feats: of the negatives */
     float *icentroid; /* n_feats: of the titles shown and not played */
     float *rcentroid; /* n_feats: of the most recent plays */
+    /* n_feats x 4: the four centroids side by side (centroid, ncentroid,
+     * icentroid, rcentroid), so that a candidate's content row costs one load per
+     * feature instead of four lines apart. */
+    float *cen4;
     float genre_take[RK_MAX_GENRES + 1];
     float mean_year;  /* 0 = unknown */
     uint32_t centroid_cap;
@@ -152,6 +158,7 @@ struct mq_rank_ws {
     int country; /* index, -1 unknown */
     /* Candidates and their features. */
     MQ_VEC(uint32_t) cand;
+    MQ_VEC(uint32_t) cand_cols; /* the candidates in column order (build_x) */
     MQ_VEC(float) x;  /* cand.len x MQ_RF_COUNT */
     MQ_VEC(float) out_score;
     MQ_VEC(float) out_margin;

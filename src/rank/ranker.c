@@ -277,14 +277,17 @@ float rk_match(const mq_ranker *rk, float margin) {
         return p[1];
     if (margin >= p[2 * (n - 1)])
         return p[2 * (n - 1) + 1];
-    uint32_t lo = 0, hi = n - 1;
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (p[2 * mid] <= margin)
-            lo = mid;
-        else
-            hi = mid;
+    /* lo = the last step at or below the margin (x ascending, so there is one
+     * such lo in [0, n - 1); a NaN margin stays at 0), found by halving without
+     * a branch: the margins of a page are unrelated, so a branch would
+     * mispredict every other step. */
+    uint32_t lo = 0, len = n - 1;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        lo = p[2 * (lo + half)] <= margin ? lo + half : lo;
+        len -= half;
     }
+    uint32_t hi = lo + 1;
     float x0 = p[2 * lo], x1 = p[2 * hi], y0 = p[2 * lo + 1], y1 = p[2 * hi + 1];
     return x1 > x0 ? y0 + (y1 - y0) * (margin - x0) / (x1 - x0) : y0;
 }
@@ -389,30 +392,48 @@ void mq_rank_reason_text(const mq_ranker *rk, const mq_rank_reason *r, mq_rank_n
 static void add_cand(mq_rank_ws *ws, uint32_t col) {
     if (ws->in_cand[col])
         return;
-    ws->in_cand[col] = 1;
     MQ_VEC_PUSH(&ws->cand, col);
+    ws->in_cand[col] = (uint32_t)ws->cand.len;
 }
 
-/* Features of every candidate into ws->x. */
+/* Features of every candidate into ws->x, row i for candidate i, computed in
+ * column order: the bundle's per-title rows (attributes, content, iALS factors)
+ * and the workspace's per-column arrays are then read in ascending addresses,
+ * neighbouring candidates often sharing a line or a page, where the union of the
+ * models' candidates jumps all over them. The candidates are sorted by a pass
+ * over the bitmap of columns (cleared again as it is read). */
 #define PREFETCH_AHEAD 8
 static void build_x(const mq_ranker *rk, mq_rank_ws *ws) {
     size_t m = ws->cand.len;
     MQ_VEC_RESERVE(&ws->x, m * MQ_RF_COUNT + 1);
     ws->x.len = m * MQ_RF_COUNT;
-    /* The candidates are scattered over the bundle's per-title rows, a cache miss
-     * or several each: asked for a few candidates ahead, the misses overlap with
-     * the work on the candidates before. A content row is found through its
-     * offsets, asked for twice as far ahead. */
+    MQ_VEC_RESERVE(&ws->cand_cols, m + 1);
+    uint32_t *cols = ws->cand_cols.items;
+    for (size_t i = 0; i < m; i++)
+        ws->cand_bits[ws->cand.items[i] / 64] |= 1ULL << (ws->cand.items[i] % 64);
+    size_t got = 0;
+    for (uint32_t w = 0; m && w <= (rk->n - 1) / 64; w++) {
+        uint64_t bits = ws->cand_bits[w];
+        ws->cand_bits[w] = 0;
+        while (bits) {
+            cols[got++] = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+        }
+    }
+    /* Still asked for a few candidates ahead, the misses overlapping with the
+     * work on the candidates before. A content row is found through its offsets,
+     * asked for twice as far ahead. */
     for (size_t i = 0; i < m && i < 2 * PREFETCH_AHEAD; i++)
-        rk_features_prefetch_far(rk, ws->cand.items[i]);
+        rk_features_prefetch_far(rk, cols[i]);
     for (size_t i = 0; i < m && i < PREFETCH_AHEAD; i++)
-        rk_features_prefetch(rk, ws->cand.items[i]);
+        rk_features_prefetch(rk, cols[i]);
     for (size_t i = 0; i < m; i++) {
         if (i + 2 * PREFETCH_AHEAD < m)
-            rk_features_prefetch_far(rk, ws->cand.items[i + 2 * PREFETCH_AHEAD]);
+            rk_features_prefetch_far(rk, cols[i + 2 * PREFETCH_AHEAD]);
         if (i + PREFETCH_AHEAD < m)
-            rk_features_prefetch(rk, ws->cand.items[i + PREFETCH_AHEAD]);
-        rk_features(rk, ws, ws->cand.items[i], ws->x.items + i * MQ_RF_COUNT);
+            rk_features_prefetch(rk, cols[i + PREFETCH_AHEAD]);
+        uint32_t c = cols[i];
+        rk_features(rk, ws, c, ws->x.items + (size_t)(ws->in_cand[c] - 1) * MQ_RF_COUNT);
     }
 }
 
@@ -521,8 +542,8 @@ int mq_rank_titles(const mq_ranker *rk, const mq_state_view *v, const mq_rank_co
      * candidates keep the given order otherwise. */
     for (size_t i = 0; i < n; i++)
         if (cols[i] < rk->n && !ws->in_cand[cols[i]]) {
-            ws->in_cand[cols[i]] = 1;
             MQ_VEC_PUSH(&ws->cand, cols[i]);
+            ws->in_cand[cols[i]] = (uint32_t)ws->cand.len;
         }
     build_x(rk, ws);
     rk_score_candidates(rk, ws);
