@@ -87,7 +87,7 @@ static double fresh_share(const pg_req *q, uint32_t t) {
         n += !q->covered[s->tt_idx[e]];
     double f = z > a ? (double)n / (double)(z - a) : 0;
     if (q->fresh_gen) {
-        q->fresh_gen[t] = q->cover_gen;
+        q->fresh_gen[t] = (uint16_t)q->cover_gen;
         q->fresh[t] = f;
     }
     return f;
@@ -216,12 +216,19 @@ static uint32_t place(pg_req *q, pg_cand *c, int pos, pg_item *items, pg_choice_
 }
 
 static void commit(pg_req *q, const pg_item *items, uint32_t n, int pos) {
-    const pg_snap *s = q->snap;
-    for (uint32_t i = 0; i < n && (int)i < q->fmt.visible; i++)
-        for (uint32_t j = s->tt_ptr[items[i].title]; j < s->tt_ptr[items[i].title + 1]; j++) {
-            q->cover_gen += !q->covered[s->tt_idx[j]];
-            q->covered[s->tt_idx[j]] = 1;
+    /* In locals: a byte store may alias anything, so q->cover_gen would be read
+     * and written back, and the arrays' pointers reloaded, for every theme. */
+    const uint32_t *tt_ptr = q->snap->tt_ptr, *tt_idx = q->snap->tt_idx;
+    uint8_t *covered = q->covered;
+    uint8_t grew = 0;
+    for (uint32_t i = 0; i < n && (int)i < q->fmt.visible; i++) {
+        uint32_t a = tt_ptr[items[i].title], z = tt_ptr[items[i].title + 1];
+        for (uint32_t j = a; j < z; j++) {
+            grew |= !covered[tt_idx[j]];
+            covered[tt_idx[j]] = 1;
         }
+    }
+    q->cover_gen += grew; /* one generation per commit at most: fits fresh_gen */
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *u = &q->use[items[i].title];
         if ((*u & USE_COUNT) < USE_COUNT)
@@ -252,7 +259,7 @@ int pg_assemble(pg_req *q, pg_layout *L, mq_err *err) {
     q->cover_gen = 1;
     q->fresh_gen = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *q->fresh_gen);
     q->fresh = mq_arena_alloc(q->a, ((size_t)q->end + 1) * sizeof *q->fresh);
-    if (q->fresh_gen && q->fresh)
+    if (q->fresh_gen && q->fresh && R < UINT16_MAX)
         memset(q->fresh_gen, 0, ((size_t)q->end + 1) * sizeof *q->fresh_gen);
     else
         q->fresh_gen = NULL;

@@ -21,8 +21,20 @@
 /* Ordering key (q->key): titles the ranker scored first, by its utility; the
  * others after, by popularity. Computed once per request (pg_keys). */
 void pg_keys(pg_req *q) {
-    for (uint32_t t = 0; t < q->end; t++)
-        q->key[t] = (q->flags[t] & PG_RANKED) ? 1.0f + q->u[t] : q->bd->pop[t];
+    /* Both keys computed and one kept by a mask of the ranked flag: a branch on
+     * the flag (a scattered tenth of the titles) was mispredicted, and the
+     * arrays' pointers were reloaded per title (now locals). */
+    const uint8_t *restrict flags = q->flags;
+    const float *restrict u = q->u, *restrict pop = q->bd->pop;
+    float *restrict key = q->key;
+    for (uint32_t t = 0, end = q->end; t < end; t++) {
+        float ranked = 1.0f + u[t], other = pop[t];
+        uint32_t a, b, m = -(uint32_t)((flags[t] & PG_RANKED) != 0);
+        memcpy(&a, &ranked, sizeof a);
+        memcpy(&b, &other, sizeof b);
+        a = (a & m) | (b & ~m);
+        memcpy(&key[t], &a, sizeof a);
+    }
 }
 
 /* The order of pg_order as one integer per title, smaller first: the key's bits

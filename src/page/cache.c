@@ -15,7 +15,7 @@
 typedef struct slot {
     uint64_t seq;
     int64_t created_ms;
-    size_t bytes;
+    size_t bytes, room; /* the layout's size, and its block's */
     void *blob;
 } slot;
 
@@ -89,15 +89,32 @@ void pg_cache_put(pg_cache *c, const pg_layout *l, int64_t now_ms) {
     if (!c->cap)
         return;
     size_t bytes = layout_bytes(l);
-    /* Layouts are packed with their pointer fields first, so the block stays
-     * aligned for the rows and items that follow the header. */
-    char *blob = mq_malloc(bytes);
-    pack(l, blob);
     size_t i = (size_t)(l->seq % c->cap);
     pthread_mutex_t *mu = &c->mu[i % STRIPES];
+    /* The page this one evicts gives up its block, which is reused when it is
+     * large enough: once the cache is full every page evicts one, and a page's
+     * layouts are all about the same size, so a block per page need not be
+     * allocated and freed. (Taken out of its slot first: the copy is made
+     * without the lock, and a lookup of the evicted page fails from now on.) */
     pthread_mutex_lock(mu);
-    void *old = c->slots[i].blob;
-    c->slots[i] = (slot){l->seq, now_ms, bytes, blob};
+    char *blob = c->slots[i].blob;
+    size_t room = c->slots[i].room;
+    c->slots[i] = (slot){0};
+    pthread_mutex_unlock(mu);
+    if (blob && room < bytes) {
+        mq_free(blob);
+        blob = NULL;
+    }
+    if (!blob) {
+        blob = mq_malloc(bytes);
+        room = bytes;
+    }
+    /* Layouts are packed with their pointer fields first, so the block stays
+     * aligned for the rows and items that follow the header. */
+    pack(l, blob);
+    pthread_mutex_lock(mu);
+    void *old = c->slots[i].blob; /* another page put in this slot meanwhile */
+    c->slots[i] = (slot){l->seq, now_ms, bytes, room, blob};
     pthread_mutex_unlock(mu);
     mq_free(old);
     size_t k = (size_t)(pg_mix(l->profile) % c->n_prof);

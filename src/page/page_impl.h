@@ -249,10 +249,10 @@ typedef struct pg_req {
     uint32_t played;    /* titles the profile played */
     uint8_t *covered;   /* per theme: shown in the visible places of a chosen row */
     /* assemble.c, per title: the share of its themes not covered yet, as of
-     * cover_gen (bumped when covered[] changes, at a row's commit); a title
+     * cover_gen (bumped by a row's commit that covers a theme); a title
      * stands in several candidate rows, scored at every position. */
     uint32_t cover_gen;
-    uint32_t *fresh_gen;
+    uint16_t *fresh_gen;
     double *fresh;
     double disc_sum; /* assemble.c: the position weights of the visible places */
     int64_t session;

@@ -199,9 +199,13 @@ int mq_page_build(mq_page_service *s, const mq_page_request *rq, mq_arena *a, mq
         }
         memset(q.flags, 0, e);
         memset(q.use, 0, e);
-        memset(q.u, 0, e * sizeof *q.u);
-        for (size_t t = 0; t < e; t++)
-            q.match[t] = NAN;
+        /* Every way pg_score scores (the ranker, the default model, popularity)
+         * writes u and match for every title id from 1: only id 0 (no title) is
+         * left, and 40 KB need not be written twice per page. */
+        if (e) {
+            q.u[0] = 0;
+            q.match[0] = NAN;
+        }
         memset(q.theme_aff, 0, ((size_t)snap->n_themes + 1) * sizeof *q.theme_aff);
         memset(q.covered, 0, (size_t)snap->n_themes + 1);
         if ((rc = pg_score(&q, err)))
