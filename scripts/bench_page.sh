@@ -8,8 +8,9 @@
 # $MQ_BENCH_DATA, default /tmp/marquee-bench-page, between runs):
 #   - a real `marquee serve`, and wrk (2 threads, 16 connections, SECONDS, default
 #     20) asking for 40 rows x 25 titles on a TV, each request for another profile:
-#     pages/s, p50 and p99 latency, the server's CPU per page; then one connection
-#     for SECONDS / 2: unloaded p50 and p99;
+#     pages/s, p50 and p99 latency, the server's CPU per page; then two connections
+#     (one request in flight per core) for SECONDS / 2: pages/s, p50 and p99 with
+#     little queueing; then one connection for SECONDS / 2: unloaded p50 and p99;
 #   - bench/bench_page in process, one thread: latency, CPU per page, the ranker's
 #     share, the request arena's bytes (memory per page request) and the JSON size;
 #   - `marquee simulate` on the default world: the four page policies, and the
@@ -98,7 +99,8 @@ EOF
 ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
 # wrk_run DIR [SETTING VALUE...]: pages/s, p50, p99 under load (16 connections), the server's CPU
-# milliseconds per page, p50 and p99 unloaded (one connection), RSS in MB.
+# milliseconds per page, pages/s, p50 and p99 with two connections, p50 and p99 unloaded (one
+# connection), RSS in MB.
 wrk_run() {
   start "$@"
   curl -s -o /dev/null "http://127.0.0.1:$port/v1/profiles/p00001/homepage" || true
@@ -108,27 +110,30 @@ wrk_run() {
   wrk -t2 -c16 -d"${secs}s" --latency -s "$work/page.lua" "http://127.0.0.1:$port" -- 20000 \
     > "$work/wrk.txt"
   t1=$(ticks)
+  wrk -t2 -c2 -d"$((secs / 2))s" --latency -s "$work/page.lua" "http://127.0.0.1:$port" -- 20000 \
+    > "$work/wrk2.txt"
   wrk -t1 -c1 -d"$((secs / 2))s" --latency -s "$work/page.lua" "http://127.0.0.1:$port" -- 20000 \
     > "$work/wrk1.txt"
   local rss
   rss=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
   serve_stop
-  local rps p50 p99 u50 u99 n cpu
+  local rps p50 p99 n cpu
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
-  u50=$(awk '$1 == "50%" {print $2}' "$work/wrk1.txt")
-  u99=$(awk '$1 == "99%" {print $2}' "$work/wrk1.txt")
   n=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) * 1000 / hz / n }')
-  echo "$rps $p50 $p99 $cpu $u50 $u99 $((rss / 1024))"
+  echo "$rps $p50 $p99 $cpu $(awk '/Requests\/sec/ {print $2}' "$work/wrk2.txt")" \
+    "$(awk '$1 == "50%" {print $2}' "$work/wrk2.txt") $(awk '$1 == "99%" {print $2}' "$work/wrk2.txt")" \
+    "$(awk '$1 == "50%" {print $2}' "$work/wrk1.txt") $(awk '$1 == "99%" {print $2}' "$work/wrk1.txt")" \
+    "$((rss / 1024))"
 }
 
 world default 5000
 world titles50k 50000
-read -r d_rps d_p50 d_p99 d_cpu d_u50 d_u99 d_rss <<< "$(wrk_run "$data/default")"
-read -r b_rps b_p50 b_p99 b_cpu b_u50 b_u99 b_rss <<< "$(wrk_run "$data/titles50k")"
-read -r o_rps o_p50 o_p99 o_cpu o_u50 o_u99 o_rss <<< "$(wrk_run "$data/default" --assets.serve 0)"
+read -r -a d <<< "$(wrk_run "$data/default")"
+read -r -a b <<< "$(wrk_run "$data/titles50k")"
+read -r -a o <<< "$(wrk_run "$data/default" --assets.serve 0)"
 # In process with the bandits as the server runs them (from the checkpoint the
 # servers above wrote), and without.
 ./$build/bench_page "$data/default" 2000 40 25 full bandits > "$work/d.json" 2>/dev/null
@@ -140,10 +145,10 @@ read -r o_rps o_p50 o_p99 o_cpu o_u50 o_u99 o_rss <<< "$(wrk_run "$data/default"
   > "$work/sim60k.txt"
 "$mq" --data "$data/default" eval --page --plays 3000 > "$work/eval.txt"
 
-row() { # NAME JSON rps p50 p99 cpu u50 u99 rss
-  printf '| %s | %s | %s / %s | %s / %s | %s | %s ms / %s ms | %s | %s | %s MB | %s KB | %s KB |\n' \
-    "$1" "$3" "$4" "$5" "$7" "$8" "$6" "$(jget p50_ms < "$2")" "$(jget p99_ms < "$2")" \
-    "$(jget cpu_ms_per_page < "$2")" "$(jget rank_mean_ms < "$2")" "$9" \
+row() { # NAME JSON rps p50 p99 cpu rps2 p50_2 p99_2 u50 u99 rss
+  printf '| %s | %s | %s / %s | %s | %s / %s | %s / %s | %s | %s ms / %s ms | %s | %s | %s MB | %s KB | %s KB |\n' \
+    "$1" "$3" "$4" "$5" "$7" "$8" "$9" "${10}" "${11}" "$6" "$(jget p50_ms < "$2")" \
+    "$(jget p99_ms < "$2")" "$(jget cpu_ms_per_page < "$2")" "$(jget rank_mean_ms < "$2")" "${12}" \
     "$(jget arena_mean_kb < "$2")" "$(jget json_mean_kb < "$2")"
 }
 
@@ -155,17 +160,20 @@ out=$work/section.md
   echo "(\`make bench\`). Pages of 40 rows x 25 titles on a TV, the full policy, a trained bundle"
   echo "(\`marquee train\`, ranker included). HTTP: a real \`marquee serve\` and"
   echo "\`wrk -t2 -c16 -d${secs}s --latency\` on the same two cores, every request for another"
-  echo "profile (no page served from the refresh cache). In process: \`bench/bench_page DIR 2000"
+  echo "profile (no page served from the refresh cache); then \`wrk -t2 -c2 -d$((secs / 2))s\`, one"
+  echo "request in flight per core: about the same pages/s with little queueing, so its p99 is"
+  echo "the latency at that rate (with 16 requests in flight on two cores, each waits for about"
+  echo "seven others, which is the 16-connection latency); then one connection, unloaded."
+  echo "In process: \`bench/bench_page DIR 2000"
   echo "40 25 full bandits\`, one thread, the asset bandits choosing as in the server (restored"
   echo "from the checkpoint the server wrote); without \`bandits\` for the bandits-off row. The"
   echo "machine is shared with other jobs, so figures move between runs."
   echo
-  echo "| world | pages/s (HTTP, 16 conns) | p50 / p99 (16 conns) | p50 / p99 (1 conn) | server CPU ms / page | in process p50 / p99 | in process CPU ms / page | of which ranker ms | server RSS | arena / request | JSON / page |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  row "default, 5,000 titles" "$work/d.json" "$d_rps" "$d_p50" "$d_p99" "$d_cpu" "$d_u50" "$d_u99" "$d_rss"
-  row "50,000 titles" "$work/b.json" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_u50" "$b_u99" "$b_rss"
-  row "default, bandits off (\`--assets.serve 0\`)" "$work/o.json" "$o_rps" "$o_p50" "$o_p99" \
-    "$o_cpu" "$o_u50" "$o_u99" "$o_rss"
+  echo "| world | pages/s (16 conns) | p50 / p99 (16 conns) | pages/s (2 conns) | p50 / p99 (2 conns) | p50 / p99 (1 conn) | server CPU ms / page | in process p50 / p99 | in process CPU ms / page | of which ranker ms | server RSS | arena / request | JSON / page |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  row "default, 5,000 titles" "$work/d.json" "${d[@]}"
+  row "50,000 titles" "$work/b.json" "${b[@]}"
+  row "default, bandits off (\`--assets.serve 0\`)" "$work/o.json" "${o[@]}"
   echo
   echo "The asset bandits choose every item's artwork, synopsis and label in the first two"
   echo "rows' runs (\`assets.serve\` 1, the default); the third run serves the editorial"
@@ -177,16 +185,17 @@ out=$work/section.md
   sed 's/^[^ ]* marquee info: //' "$work/bandits.log"
   echo '```'
   echo
-  echo "What limits it: the server's CPU per page (column 5) on two cores; the ranker"
+  echo "What limits it: the server's CPU per page (column 7) on two cores, and wrk's own"
+  echo "(about 0.08 ms per page, receiving it) on the same cores; the ranker"
   echo "(\`mq_rank_profile\`: every candidate model over the catalogue, features and trees for"
-  echo "about a thousand candidates) takes $(jget rank_mean_ms < "$work/d.json") ms of it in process on the default world and"
+  echo "about 640 candidates) takes $(jget rank_mean_ms < "$work/d.json") ms of it in process on the default world and"
   echo "$(jget rank_mean_ms < "$work/b.json") ms at 50,000 titles (it scales with the catalogue). A perf profile of the"
-  echo "server under wrk with the bandits on (2026-11-30, after asset distributions were made per"
-  echo "row in one batch and the JSON lost its printf calls) spreads the rest thinly: the Thompson"
-  echo "choice per title and slot (\`ts_argmax32\`) 10.5%, two thirds of it one cache miss on"
-  echo "each title's first variant list; trees 7%, copying the titles' cached JSON pieces 7%,"
-  echo "features 6%, page assembly 6%, top-k 5%, model scores 4.5%; HTTP and the kernel most of"
-  echo "what remains. 2,000 pages/s needs about 1 ms of CPU per page."
+  echo "server under wrk with the bandits on (2026-12-01, \`perf record -g -p PID\`, default world)"
+  echo "spreads the rest thinly: the kernel 10% (3% copying the responses), the trees 8.4%,"
+  echo "page assembly 7% and its row builders 4%, the JSON 6.4%, the Thompson choice per title"
+  echo "and slot 4.9% (with its counting, drawing and per-request preparation about 10%), the"
+  echo "models' top-k 4.8%, features 3.9%, the iALS scores and fold-in about 6%. 2,000 pages/s"
+  echo "takes about 0.9 ms of server CPU per page, since wrk shares the cores."
   echo
   echo "Memory per page request: the request arena above (per-title arrays of the catalogue,"
   echo "the ranker's output, the candidate rows; reused per worker thread, so once warm a"
