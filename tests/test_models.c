@@ -486,17 +486,24 @@ Test(models, topk_radix_equals_the_heap) {
     mq_free(scratch);
 }
 
+/* Every model fitted on m with small_params. */
+static mq_bundle *train_small(const mq_matrix *m) {
+    mq_train_params p;
+    small_params(&p);
+    mq_bundle *b;
+    mq_err err = {0};
+    cr_assert_eq(mq_train(m, &p, NULL, NULL, NULL, &b, &err), MQ_OK, "%s", err.msg);
+    return b;
+}
+
 /* The content model scores 16 titles at a time in its own layout (score.c): each
  * score must be the row-by-row sparse dot product to the bit (a zero sum becomes
  * the popularity tie-break, a tiny positive). */
 Test(models, content_scores_are_the_row_by_row_sums_to_the_bit) {
     uint32_t cl[PW_USERS];
     mq_matrix *m = planted(cl);
-    mq_train_params p;
-    small_params(&p);
-    mq_bundle *b;
+    mq_bundle *b = train_small(m);
     mq_err err = {0};
-    cr_assert_eq(mq_train(m, &p, NULL, NULL, NULL, &b, &err), MQ_OK, "%s", err.msg);
     const uint64_t *ptr;
     const uint32_t *idx;
     const float *w;
@@ -542,11 +549,8 @@ Test(models, content_scores_are_the_row_by_row_sums_to_the_bit) {
 Test(models, cold_titles_borrow_from_content_and_empty_histories_get_popularity) {
     uint32_t cl[PW_USERS];
     mq_matrix *m = planted(cl);
-    mq_train_params p;
-    small_params(&p);
-    mq_bundle *b;
+    mq_bundle *b = train_small(m);
     mq_err err = {0};
-    cr_assert_eq(mq_train(m, &p, NULL, NULL, NULL, &b, &err), MQ_OK, "%s", err.msg);
     mq_model_ws *ws = mq_model_ws_create(b);
     float *scores = mq_malloc(PW_ITEMS * sizeof *scores);
     uint32_t cold = PW_ITEMS - 1, cold_cluster = cold % PW_CLUSTERS; /* never touched */

@@ -279,12 +279,6 @@ static inline const vtags *slot_tags(const mq_assets *a, const title_info *ti, i
         o += ti->s[s].n;
     return &a->packs.items[o];
 }
-static inline uint32_t title_variants(const title_info *ti) {
-    uint32_t n = 0;
-    for (int s = 0; s < MQ_SLOT_COUNT; s++)
-        n += ti->s[s].n;
-    return n;
-}
 
 /* observe.c */
 profile_rec *assets_profile(mq_assets *a, uint32_t id, bool create);

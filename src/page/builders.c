@@ -441,19 +441,10 @@ static void theme_row(pg_req *q, uint32_t k, double prior) {
          * float's conversion was most of a theme row's cost): the share in
          * percent is at most 100, and printf rounds it to an integer as
          * nearbyint does (exactly, in the current rounding mode). */
-        unsigned pct = (unsigned)nearbyint(100 * share);
-        char digits[4], *d = digits + sizeof digits;
-        do
-            *--d = (char)('0' + pct % 10);
-        while ((pct /= 10) > 0);
-        size_t k = 0;
-        const char *parts[2] = {"% of what you watch is ", q->snap->genres.items[T->genre]};
-        while (d < digits + sizeof digits)
-            ev[k++] = *d++;
-        for (int i = 0; i < 2; i++)
-            for (const char *c = parts[i]; *c && k + 1 < sizeof ev; c++)
-                ev[k++] = *c;
-        ev[k] = '\0';
+        char pct[32];
+        pg_cat_u(pct, sizeof pct, "", "", (unsigned)nearbyint(100 * share),
+                 "% of what you watch is ");
+        pg_cat2(ev, sizeof ev, pct, q->snap->genres.items[T->genre]);
     } else if (share >= 0.01) {
         snprintf(ev, sizeof ev, "%.0f%% of what you watch is %s", 100 * share,
                  q->snap->genres.items[T->genre]);

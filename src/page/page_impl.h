@@ -292,5 +292,9 @@ bool pg_fmt_g4(double p, char *out);
 /* Small helpers */
 uint64_t pg_mix(uint64_t x);
 char *pg_strdupf(mq_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* render.c: snprintf(out, n, "%s%s%u%s", a, b, v, c) and snprintf(out, n, "%s%s", a, b)
+ * without the format machinery (evidence strings, hundreds per page). */
+void pg_cat_u(char *out, size_t n, const char *a, const char *b, unsigned v, const char *c);
+void pg_cat2(char *out, size_t n, const char *a, const char *b);
 
 #endif

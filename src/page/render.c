@@ -14,17 +14,27 @@
 
 /* -------------------------------------------------------------- evidence ---- */
 
+/* The decimal digits of v, at least w of them (zero-padded); returns the end. */
+static char *put_digits(char *d, uint64_t v, int w) {
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || k < w);
+    while (k)
+        *d++ = tmp[--k];
+    return d;
+}
+
 /* a, b, the decimal digits of v and c, cut to n bytes as snprintf(out, n,
  * "%s%s%u%s", a, b, v, c) would: a page has a few hundred pieces of evidence,
  * and the format machinery was a few percent of a page. */
-static void cat_u(char *out, size_t n, const char *a, const char *b, unsigned v, const char *c) {
-    char digits[12], *d = digits + sizeof digits;
-    *--d = '\0';
-    do
-        *--d = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
+void pg_cat_u(char *out, size_t n, const char *a, const char *b, unsigned v, const char *c) {
+    char digits[24];
+    *put_digits(digits, v, 1) = '\0';
     size_t k = 0;
-    const char *parts[4] = {a, b, d, c};
+    const char *parts[4] = {a, b, digits, c};
     for (int i = 0; i < 4; i++)
         for (const char *p = parts[i]; *p && k + 1 < n; p++)
             out[k++] = *p;
@@ -33,7 +43,7 @@ static void cat_u(char *out, size_t n, const char *a, const char *b, unsigned v,
 }
 
 /* snprintf(out, n, "%s%s", a, b) without the format machinery. */
-static void cat2(char *out, size_t n, const char *a, const char *b) {
+void pg_cat2(char *out, size_t n, const char *a, const char *b) {
     size_t k = 0;
     for (; *a && k + 1 < n; a++)
         out[k++] = *a;
@@ -45,15 +55,15 @@ static void cat2(char *out, size_t n, const char *a, const char *b) {
 
 static void days_text(char *out, size_t n, const char *prefix, unsigned days) {
     if (days == 0)
-        cat2(out, n, prefix, " today");
+        pg_cat2(out, n, prefix, " today");
     else if (days == 1)
-        cat2(out, n, prefix, " yesterday");
+        pg_cat2(out, n, prefix, " yesterday");
     else if (days < 14)
-        cat_u(out, n, prefix, " ", days, " days ago");
+        pg_cat_u(out, n, prefix, " ", days, " days ago");
     else if (days < 60)
-        cat_u(out, n, prefix, " ", days / 7, " weeks ago");
+        pg_cat_u(out, n, prefix, " ", days / 7, " weeks ago");
     else
-        cat_u(out, n, prefix, " ", days / 30, " months ago");
+        pg_cat_u(out, n, prefix, " ", days / 30, " months ago");
 }
 
 static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, char *out,
@@ -64,53 +74,53 @@ static void item_evidence(const pg_snap *s, const pg_row *r, const pg_item *it, 
     switch ((mq_page_row_kind)r->kind) {
     case MQ_ROW_CONTINUE:
         if (it->aux == 0xFFFE)
-            cat2(out, n, "Next episode", "");
+            pg_cat2(out, n, "Next episode", "");
         else if (it->aux > 0 && it->aux != 0xFFFF)
-            cat_u(out, n, "", "", it->aux, " min left");
+            pg_cat_u(out, n, "", "", it->aux, " min left");
         else
-            cat2(out, n, "Resume where you stopped", "");
+            pg_cat2(out, n, "Resume where you stopped", "");
         return;
     case MQ_ROW_BECAUSE_WATCHED: {
         const mq_title *t = r->ref < s->end ? s->title[r->ref] : NULL;
-        cat2(out, n, "Similar to ", t ? (t->name && *t->name ? t->name : t->ext_id) : "it");
+        pg_cat2(out, n, "Similar to ", t ? (t->name && *t->name ? t->name : t->ext_id) : "it");
         return;
     }
     case MQ_ROW_TRENDING:
         if (it->aux != 0xFFFF)
-            cat_u(out, n, "#", "", it->aux, " in Trending Now");
+            pg_cat_u(out, n, "#", "", it->aux, " in Trending Now");
         else
-            cat2(out, n, "Trending now", "");
+            pg_cat2(out, n, "Trending now", "");
         return;
     case MQ_ROW_POPULAR:
-        cat_u(out, n, "#", "", it->aux, " on marquee");
+        pg_cat_u(out, n, "#", "", it->aux, " on marquee");
         return;
     case MQ_ROW_NEW:
         if (it->aux != 0xFFFF)
             days_text(out, n, "Added", it->aux);
         else
-            cat2(out, n, "New", "");
+            pg_cat2(out, n, "New", "");
         return;
     case MQ_ROW_WATCH_AGAIN:
         if (it->aux != 0xFFFF)
             days_text(out, n, "You finished it", it->aux);
         else
-            cat2(out, n, "You finished it", "");
+            pg_cat2(out, n, "You finished it", "");
         return;
     case MQ_ROW_MY_LIST:
-        cat2(out, n, "On your list", "");
+        pg_cat2(out, n, "On your list", "");
         return;
     case MQ_ROW_BECAUSE_SEARCHED:
-        cat2(out, n, "Matches your search", "");
+        pg_cat2(out, n, "Matches your search", "");
         return;
     case MQ_ROW_THEME:
     case MQ_ROW_TOP_PICKS:
     default:
         if (genre)
-            cat2(out, n, "Because you like ", genre);
+            pg_cat2(out, n, "Because you like ", genre);
         else if (r->kind == MQ_ROW_THEME && r->ref < s->n_themes)
-            cat2(out, n, "", s->themes[r->ref].caption);
+            pg_cat2(out, n, "", s->themes[r->ref].caption);
         else
-            cat2(out, n, "", "Picked for you");
+            pg_cat2(out, n, "", "Picked for you");
         return;
     }
 }
@@ -379,19 +389,6 @@ static inline int put_piece(mq_buf *b, const struct pg_json_title *j, uint32_t i
 
 /* ------------------------------------------------------------- numbers ---- */
 
-/* The decimal digits of v, at least w of them (zero-padded); returns the end. */
-static char *put_digits(char *d, uint64_t v, int w) {
-    char tmp[24];
-    int k = 0;
-    do {
-        tmp[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || k < w);
-    while (k)
-        *d++ = tmp[--k];
-    return d;
-}
-
 /* snprintf's "%.4f" of x, when x is a float's value (a row's score): x * 10^4 is
  * then exact in a double (24 + 10 bits), and rounding it to an integer in the
  * current mode rounds as printf does. False (nothing written) for any other x,
@@ -519,8 +516,8 @@ int mq_page_json(const mq_page *p, const mq_page_params *params, mq_buf *b) {
         rc |= put_str(b, r->row_id);
         rc |= put_lit(b, ",\"type\":\"");
         rc |= put(b, mq_page_row_type(r->kind));
-        cat_u(num, sizeof num, "\",\"position\":", "", (unsigned)(p->first_row + i),
-              ",\"caption\":");
+        pg_cat_u(num, sizeof num, "\",\"position\":", "", (unsigned)(p->first_row + i),
+                 ",\"caption\":");
         rc |= put(b, num);
         rc |= put_str(b, r->caption);
         rc |= put_lit(b, ",\"evidence\":");

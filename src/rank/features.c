@@ -73,11 +73,7 @@ void mq_rank_ws_destroy(mq_rank_ws *ws) {
     mq_free(ws->hist.items);
     mq_free(ws->hist_title.items);
     mq_free(ws->hist_ign.items);
-    mq_free(ws->centroid);
-    mq_free(ws->ncentroid);
-    mq_free(ws->icentroid);
-    mq_free(ws->rcentroid);
-    mq_free(ws->cen4);
+    mq_free(ws->cen);
     mq_free(ws->cand.items);
     mq_free(ws->cand_cols.items);
     mq_free(ws->x.items);
@@ -131,16 +127,8 @@ void rk_ws_fit(mq_rank_ws *ws, const mq_ranker *rk) {
         ws->sized_for = rk->b;
     }
     if (rk->n_feats > ws->centroid_cap) {
-        mq_free(ws->centroid);
-        mq_free(ws->ncentroid);
-        mq_free(ws->icentroid);
-        mq_free(ws->rcentroid);
-        mq_free(ws->cen4);
-        ws->rcentroid = mq_calloc(rk->n_feats, sizeof(float));
-        ws->cen4 = mq_calloc((size_t)rk->n_feats * 4, sizeof(float));
-        ws->centroid = mq_calloc(rk->n_feats, sizeof(float));
-        ws->ncentroid = mq_calloc(rk->n_feats, sizeof(float));
-        ws->icentroid = mq_calloc(rk->n_feats, sizeof(float));
+        mq_free(ws->cen);
+        ws->cen = mq_calloc((size_t)rk->n_feats * RK_CEN_COUNT, sizeof(float));
         ws->centroid_cap = rk->n_feats;
     }
 }
@@ -233,6 +221,19 @@ static size_t rk_ranks(mq_rank_ws *ws, const float *s, uint32_t n, size_t cap, u
     for (size_t i = 0; i < got; i++)
         rank[best[i]] = (uint16_t)i;
     return got;
+}
+
+/* Scales one of the interleaved centroids (c[RK_CEN_COUNT * f], f < n) to unit
+ * length, unless it is zero. */
+static void normalize_centroid(float *c, uint32_t n) {
+    double nn = 0;
+    for (uint32_t f = 0; f < n; f++)
+        nn += (double)c[RK_CEN_COUNT * f] * c[RK_CEN_COUNT * f];
+    if (nn > 0) {
+        float inv = (float)(1 / sqrt(nn));
+        for (uint32_t f = 0; f < n; f++)
+            c[RK_CEN_COUNT * f] *= inv;
+    }
 }
 
 int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_context *ctx,
@@ -340,12 +341,8 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
     /* Genre shares and the content centroid. */
     memset(ws->genre_pos, 0, sizeof ws->genre_pos);
     memset(ws->genre_neg, 0, sizeof ws->genre_neg);
-    if (rk->n_feats) {
-        memset(ws->centroid, 0, rk->n_feats * sizeof(float));
-        memset(ws->ncentroid, 0, rk->n_feats * sizeof(float));
-        memset(ws->icentroid, 0, rk->n_feats * sizeof(float));
-        memset(ws->rcentroid, 0, rk->n_feats * sizeof(float));
-    }
+    if (rk->n_feats)
+        memset(ws->cen, 0, (size_t)rk->n_feats * RK_CEN_COUNT * sizeof(float));
     /* Shown and not played: per genre and as a content centroid. */
     float gshow[RK_MAX_GENRES + 1] = {0}, gplay[RK_MAX_GENRES + 1] = {0};
     double tshow = 0, tplay = 0;
@@ -363,7 +360,7 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
             }
         if (rk->content_ptr && ign > 0)
             for (uint64_t q = rk->content_ptr[col]; q < rk->content_ptr[col + 1]; q++)
-                ws->icentroid[rk->content_idx[q]] += ign * rk->content_w[q];
+                ws->cen[RK_CEN_COUNT * rk->content_idx[q] + RK_CEN_SHOWN] += ign * rk->content_w[q];
     }
     float base = (float)((tplay + 1) / (tplay + tshow + 2));
     for (int g = 0; g <= RK_MAX_GENRES; g++)
@@ -379,10 +376,10 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
         wpos += h->conf;
         wneg += h->neg;
         if (rk->content_ptr && h->conf != h->neg) {
-            float *cen = h->conf > h->neg ? ws->centroid : ws->ncentroid;
+            int which = h->conf > h->neg ? RK_CEN_POS : RK_CEN_NEG;
             float wt = fabsf(h->conf - h->neg);
             for (uint64_t q = rk->content_ptr[h->col]; q < rk->content_ptr[h->col + 1]; q++)
-                cen[rk->content_idx[q]] += wt * rk->content_w[q];
+                ws->cen[RK_CEN_COUNT * rk->content_idx[q] + which] += wt * rk->content_w[q];
         }
         if (rk->titles && rk->titles[h->col].year && h->conf > h->neg) {
             ysum += (double)(h->conf - h->neg) * rk->titles[h->col].year;
@@ -394,17 +391,8 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
         ws->genre_pos[g] = wpos > 0 ? (float)(ws->genre_pos[g] / wpos) : 0;
         ws->genre_neg[g] = wneg > 0 ? (float)(ws->genre_neg[g] / wneg) : 0;
     }
-    for (int which = 0; which < 3 && rk->n_feats; which++) {
-        float *cen = which == 2 ? ws->icentroid : which ? ws->ncentroid : ws->centroid;
-        double nn = 0;
-        for (uint32_t f = 0; f < rk->n_feats; f++)
-            nn += (double)cen[f] * cen[f];
-        if (nn > 0) {
-            float inv = (float)(1 / sqrt(nn));
-            for (uint32_t f = 0; f < rk->n_feats; f++)
-                cen[f] *= inv;
-        }
-    }
+    for (int which = RK_CEN_POS; which <= RK_CEN_SHOWN; which++)
+        normalize_centroid(ws->cen + which, rk->n_feats);
 
     /* The most recent plays, and the thumbs: kNN neighbourhoods. */
     int R = s && s->recent > 0 ? s->recent : 5;
@@ -453,24 +441,9 @@ int rk_prepare(const mq_ranker *rk, const mq_state_view *v, const mq_rank_contex
         scatter_knn(ws, rk, rec[i].col, 1, ws->sim_recent, ws->src_recent);
         if (rk->content_ptr)
             for (uint64_t q = rk->content_ptr[rec[i].col]; q < rk->content_ptr[rec[i].col + 1]; q++)
-                ws->rcentroid[rk->content_idx[q]] += rk->content_w[q];
+                ws->cen[RK_CEN_COUNT * rk->content_idx[q] + RK_CEN_RECENT] += rk->content_w[q];
     }
-    if (rk->n_feats) {
-        double nn = 0;
-        for (uint32_t f = 0; f < rk->n_feats; f++)
-            nn += (double)ws->rcentroid[f] * ws->rcentroid[f];
-        if (nn > 0) {
-            float inv = (float)(1 / sqrt(nn));
-            for (uint32_t f = 0; f < rk->n_feats; f++)
-                ws->rcentroid[f] *= inv;
-        }
-        for (uint32_t f = 0; f < rk->n_feats; f++) {
-            ws->cen4[4 * f] = ws->centroid[f];
-            ws->cen4[4 * f + 1] = ws->ncentroid[f];
-            ws->cen4[4 * f + 2] = ws->icentroid[f];
-            ws->cen4[4 * f + 3] = ws->rcentroid[f];
-        }
-    }
+    normalize_centroid(ws->cen + RK_CEN_RECENT, rk->n_feats);
     ws->have_recent_vec = false;
     if (rk->Y && rk->factors > 0 && rk->factors <= (int)MQ_ARRAY_LEN(ws->recent_vec) && nr > 0) {
         int f = rk->factors;
@@ -686,7 +659,7 @@ void rk_features(const mq_ranker *rk, const mq_rank_ws *ws, uint32_t col, float 
         v4f acc = {0, 0, 0, 0};
         for (uint64_t q = rk->content_ptr[col]; q < rk->content_ptr[col + 1]; q++) {
             v4f c;
-            memcpy(&c, ws->cen4 + 4 * (size_t)rk->content_idx[q], sizeof c);
+            memcpy(&c, ws->cen + RK_CEN_COUNT * (size_t)rk->content_idx[q], sizeof c);
             acc += rk->content_w[q] * c;
         }
         th = acc[0];

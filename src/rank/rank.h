@@ -372,7 +372,6 @@ typedef struct mq_rank_train_report {
 int mq_rank_train(const mq_rank_data *d, const mq_rank_params *p, mq_bundle *into,
                   mq_rank_train_report *rep, mq_err *err);
 
-
 /* The whole ranker fit, as `marquee train` and `marquee eval` run it: candidate
  * models fitted (parameters tp, matrix options mo) on the events before from_ms,
  * training data built from [from_ms, to_ms) (to_ms 0 = the end), the ranker and

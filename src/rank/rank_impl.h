@@ -97,6 +97,10 @@ struct mq_ranker {
     int serve_model; /* a trained ranker lost on validation: this model serves; -1 none */
 };
 
+/* The content centroids of a profile (mq_rank_ws.cen): of what it liked, of its
+ * negatives, of the titles shown and not played, of its most recent plays. */
+enum { RK_CEN_POS, RK_CEN_NEG, RK_CEN_SHOWN, RK_CEN_RECENT, RK_CEN_COUNT };
+
 /* One kNN row (its targets) scattered into one of the similarity arrays. */
 typedef struct {
     float *sim;
@@ -133,14 +137,10 @@ struct mq_rank_ws {
     MQ_VEC(uint32_t) hist_title; /* index into v->titles of each hist item */
     const mq_state_view *v;
     float genre_pos[RK_MAX_GENRES + 1], genre_neg[RK_MAX_GENRES + 1];
-    float *centroid; /* n_feats */
-    float *ncentroid; /* n_feats: of the negatives */
-    float *icentroid; /* n_feats: of the titles shown and not played */
-    float *rcentroid; /* n_feats: of the most recent plays */
-    /* n_feats x 4: the four centroids side by side (centroid, ncentroid,
-     * icentroid, rcentroid), so that a candidate's content row costs one load per
-     * feature instead of four lines apart. */
-    float *cen4;
+    /* The profile's content centroids (unit length), interleaved: feature f's
+     * four at cen[RK_CEN_COUNT * f + which], so that a candidate's content row
+     * costs one load per feature. */
+    float *cen;
     float genre_take[RK_MAX_GENRES + 1];
     float mean_year;  /* 0 = unknown */
     uint32_t centroid_cap;

@@ -548,10 +548,8 @@ int mq_rank_titles(const mq_ranker *rk, const mq_state_view *v, const mq_rank_co
     build_x(rk, ws);
     rk_score_candidates(rk, ws);
     for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-        while (j < ws->cand.len && ws->cand.items[j] != cols[i])
-            j++;
-        if (cols[i] >= rk->n || j == ws->cand.len) {
+        /* in_cand: the candidate's index + 1, until rk_finish */
+        if (cols[i] >= rk->n || !ws->in_cand[cols[i]]) {
             memset(&out[i], 0, sizeof out[i]);
             out[i].col = cols[i];
             out[i].score = -INFINITY;
@@ -559,7 +557,7 @@ int mq_rank_titles(const mq_ranker *rk, const mq_state_view *v, const mq_rank_co
             out[i].match_pct = -1;
             continue;
         }
-        fill_out(rk, ws, s, j, &out[i]);
+        fill_out(rk, ws, s, ws->in_cand[cols[i]] - 1, &out[i]);
     }
     rk_finish(ws);
     return MQ_OK;
